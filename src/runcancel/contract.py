@@ -1,0 +1,112 @@
+"""The contract document, `contracts/cancel_run.openapi.yaml`, loaded once and validated against.
+
+The file lives in `contracts/` of the source tree and is shipped inside the wheel next to this module.
+"""
+
+from __future__ import annotations
+
+import functools
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import referencing
+import yaml
+from referencing.jsonschema import DRAFT202012
+
+from runcancel.findings import Finding, Severity, json_path, preview
+
+__all__ = [
+    "CONTRACT_FILENAME",
+    "OPERATION_ID",
+    "contract_findings",
+    "contract_path",
+    "load_contract",
+    "run_fields",
+]
+
+CONTRACT_FILENAME = "cancel_run.openapi.yaml"
+OPERATION_ID = "cancelRun"
+OPERATION_PATH = "/threads/{thread_id}/runs/{run_id}/cancel"
+_URI = "urn:runcancel:contract"
+
+
+def contract_path() -> Path:
+    """Where the contract document is: inside the installed package, else in the source tree."""
+    packaged = resources.files("runcancel").joinpath(CONTRACT_FILENAME)
+    if packaged.is_file():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parents[2] / "contracts" / CONTRACT_FILENAME
+
+
+@functools.cache
+def load_contract() -> dict[str, Any]:
+    with contract_path().open(encoding="utf-8") as fh:
+        document: dict[str, Any] = yaml.safe_load(fh)
+    return document
+
+
+def component(name: str) -> dict[str, Any]:
+    schema: dict[str, Any] = load_contract()["components"]["schemas"][name]
+    return schema
+
+
+def run_fields() -> dict[str, dict[str, Any]]:
+    """The Run object's documented fields, name -> schema, in the document's order."""
+    properties: dict[str, dict[str, Any]] = component("Run")["properties"]
+    return properties
+
+
+@functools.cache
+def _validator(name: str) -> jsonschema.protocols.Validator:
+    resource = referencing.Resource.from_contents(load_contract(), default_specification=DRAFT202012)
+    registry: referencing.Registry[Any] = referencing.Registry().with_resource(_URI, resource)
+    schema = {"$ref": f"{_URI}#/components/schemas/{name}"}
+    return jsonschema.Draft202012Validator(schema, registry=registry)
+
+
+def contract_findings(instance: Any, schema: str = "Run", clause_prefix: str = "schema") -> list[Finding]:
+    """Validate `instance` against a schema of the contract document; one finding per violation.
+
+    The clause is `<prefix>.<top-level field>` (`schema.status`), or `<prefix>.body` when the
+    instance as a whole is wrong (not an object at all).
+    """
+    findings = []
+    for error in _validator(schema).iter_errors(instance):
+        parts = list(error.absolute_path)
+        top = str(parts[0]) if parts else None
+        if error.validator == "required" and not parts:
+            # `required` reports on the parent: name the missing field instead.
+            missing = str(error.message).split("'")[1] if "'" in error.message else "?"
+            findings.append(
+                Finding(f"{clause_prefix}.{missing}", json_path([missing]), "the field present", "absent")
+            )
+            continue
+        clause = f"{clause_prefix}.{top}" if top else f"{clause_prefix}.body"
+        findings.append(
+            Finding(
+                clause,
+                json_path(parts),
+                _expected_text(error),
+                preview(error.instance),
+                Severity.BREAKING,
+            )
+        )
+    return findings
+
+
+def _expected_text(error: jsonschema.ValidationError) -> str:
+    keyword, value = error.validator, error.validator_value
+    match keyword:
+        case "type":
+            kinds = value if isinstance(value, list) else [value]
+            return "type " + " or ".join(str(k) for k in kinds)
+        case "enum":
+            return "one of " + ", ".join(preview(v) for v in value) if isinstance(value, list) else str(value)
+        case "const":
+            return f"exactly {preview(value)}"
+        case "minimum" | "maximum" | "maxLength" | "maxItems" | "maxProperties" | "pattern":
+            return f"{keyword} {value}"
+        case _:
+            return f"{keyword}: {preview(value, 80)}"

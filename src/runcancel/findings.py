@@ -1,0 +1,93 @@
+"""Findings: what a check says about one answer of a target.
+
+Data flows one way: target -> response -> checks -> findings -> reports. Checks return findings and
+never print; writers format findings and never check.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Evidence", "Finding", "NotVerified", "Severity", "format_findings", "json_path", "preview"]
+
+
+class Severity(enum.StrEnum):
+    """How much a deviation matters to a client written against the documented endpoint."""
+
+    BREAKING = "breaking"
+    ADDITIVE = "additive"
+    INFO = "info"
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The request that produced an answer, and the answer's status (never headers: they hold keys)."""
+
+    method: str
+    url: str
+    status: int | None = None
+
+    def __str__(self) -> str:
+        answered = f" -> {self.status}" if self.status is not None else ""
+        return f"{self.method} {self.url}{answered}"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One deviation from the contract: which clause, where, what was expected and what was seen."""
+
+    clause: str
+    path: str
+    expected: str
+    observed: str
+    severity: Severity = Severity.BREAKING
+    evidence: Evidence | None = field(default=None, compare=False)
+
+    def with_evidence(self, evidence: Evidence | None) -> Finding:
+        return Finding(self.clause, self.path, self.expected, self.observed, self.severity, evidence)
+
+    def __str__(self) -> str:
+        text = f"[{self.clause}] {self.path}: expected {self.expected}; observed {self.observed}"
+        if self.severity is not Severity.BREAKING:
+            text += f" ({self.severity.value})"
+        if self.evidence is not None:
+            text += f"\n    request: {self.evidence}"
+        return text
+
+
+def preview(value: Any, limit: int = 120) -> str:
+    """A short, single-line rendering of an observed value."""
+    if isinstance(value, bytes | bytearray):
+        text = bytes(value[:limit]).decode("utf-8", errors="replace")
+        return repr(text) + ("..." if len(value) > limit else "")
+    try:
+        text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def json_path(parts: tuple[str | int, ...] | list[str | int]) -> str:
+    """`('tools', 0, 'type')` -> `$.tools[0].type`."""
+    out = "$"
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return out
+
+
+def format_findings(findings: list[Finding]) -> str:
+    return "\n".join(str(f) for f in findings)
+
+
+@dataclass(frozen=True)
+class NotVerified:
+    """A clause that could not be checked on this answer or target, and why. Never a pass."""
+
+    clause: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"[{self.clause}] not verified: {self.reason}"

@@ -160,7 +160,10 @@ def bind_socket(host: str, port: int) -> socket.socket:
     except (socket.gaierror, UnicodeError, OverflowError) as exc:
         raise MockStartError(
             _start_message(
-                host, port, f"the host could not be resolved ({exc})", "Check --host / the host name."
+                host,
+                port,
+                f"the host could not be resolved ({exc})",
+                "Check the host name or address (127.0.0.1 serves this machine only).",
             )
         ) from None
     family, kind, proto, _, address = infos[0]

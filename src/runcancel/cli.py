@@ -1,0 +1,137 @@
+"""The ``runcancel`` command line: one function per subcommand, one parser built by ``build_parser``."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from types import FrameType
+from typing import NoReturn
+
+__all__ = ["UsageError", "build_parser", "main"]
+
+Command = Callable[[argparse.Namespace], int]
+
+
+class UsageError(Exception):
+    """A command line the program cannot act on; ``main`` prints it and exits with code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argparse parser that raises :class:`UsageError` instead of printing and exiting."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message}. See '{self.prog} --help'.")
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds >= 0, got {text!r}")
+    return value
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number from 0 to 65535, got {text!r}")
+    return int(text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of every subcommand; each sets ``command`` to the function that runs it."""
+    parser = _Parser(
+        prog="runcancel", description="Contract tests for the OpenAI Assistants v2 cancel-run endpoint."
+    )
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
+
+    mock = commands.add_parser(
+        "mock",
+        help="serve the reference mock API in the foreground until Ctrl-C",
+        description="Serve the reference mock of the Assistants v2 runs API until Ctrl-C.",
+    )
+    mock.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    mock.add_argument(
+        "--port", type=_port, default=4010, help="port to listen on, 0 for a free one (default: %(default)s)"
+    )
+    mock.add_argument(
+        "--api-key",
+        default=None,
+        help="the key clients must send; default: $OPENAI_API_KEY, else the built-in mock key",
+    )
+    mock.add_argument(
+        "--step", type=_seconds, default=None, help="seconds a run spends in each stage before its outcome"
+    )
+    mock.add_argument(
+        "--cancel-delay",
+        type=_seconds,
+        default=None,
+        help="seconds a run spends cancelling before it is cancelled",
+    )
+    mock.set_defaults(command=run_mock)
+    return parser
+
+
+def run_mock(args: argparse.Namespace) -> int:
+    """``runcancel mock``: serve the mock until interrupted; 2 if it cannot start."""
+    from runcancel.mock import DEFAULT_API_KEY, MockConfig, MockServer, MockStartError
+
+    # The key chain: --api-key, then OPENAI_API_KEY, then the built-in default.
+    if args.api_key:
+        api_key, source = args.api_key, "--api-key"
+    elif os.environ.get("OPENAI_API_KEY"):
+        api_key, source = os.environ["OPENAI_API_KEY"], "OPENAI_API_KEY"
+    else:
+        api_key, source = DEFAULT_API_KEY, "the built-in default"
+    timing = {
+        name: getattr(args, name) for name in ("step", "cancel_delay") if getattr(args, name) is not None
+    }
+    config = MockConfig(api_key=api_key, **timing)
+    server = MockServer(config, args.port, host=args.host)
+    try:
+        server.start()
+    except MockStartError as exc:
+        raise UsageError(str(exc)) from None
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        print(f"runcancel mock: listening on {server.base_url} (API key from {source})", flush=True)
+        while server.running:
+            server.wait(0.5)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        server.stop()
+    print("runcancel: the mock server stopped unexpectedly; see the log above.", file=sys.stderr)
+    return 1
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; the exit code (2 for a usage error, printed as ``runcancel: <message>``)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        command: Command | None = getattr(args, "command", None)
+        if command is None:
+            parser.print_help(sys.stderr)
+            raise UsageError("choose a command, e.g. 'runcancel mock'")
+        return command(args)
+    except UsageError as exc:
+        message = str(exc)
+        print(message if message.startswith("runcancel:") else f"runcancel: {message}", file=sys.stderr)
+        return 2
+    except SystemExit as exc:  # --help and --version exit through argparse
+        return exc.code if isinstance(exc.code, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,177 @@
+"""Checks of whole answers: a cancel answer (status, JSON, headers, schema, rules) or an error answer.
+
+Each check returns clause -> outcome, where an outcome is a list of findings (empty: the clause
+holds) or `NotVerified`. Evidence (the request and the status) is attached to every finding here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from runcancel.clauses import schema_clauses
+from runcancel.contract import contract_findings
+from runcancel.findings import Finding, NotVerified, preview
+from runcancel.models import envelope_findings, run_findings
+from runcancel.rules import CancelContext, Outcome, check_rules
+from runcancel.targets import Exchange
+
+__all__ = ["ErrorExpectation", "check_cancel_answer", "check_error_answer", "decode", "header_outcomes"]
+
+REQUEST_ID = re.compile(r"^req_[0-9a-f]{32}$")
+
+
+def decode(exchange: Exchange, clause: str = "answer.json") -> tuple[Any, list[Finding]]:
+    """The answer's JSON, or a finding that shows the content type and the first bytes."""
+    kind = exchange.content_type.split(";")[0].strip().lower()
+    try:
+        data = exchange.json()
+    except ValueError:
+        return None, [
+            Finding(
+                clause,
+                "$",
+                "a JSON body (content-type application/json)",
+                f"content-type {kind or 'absent'}, first bytes {preview(exchange.content, 80)}",
+                evidence=exchange.evidence,
+            )
+        ]
+    if kind != "application/json":
+        return data, [
+            Finding(
+                clause, "$", "content-type application/json", kind or "absent", evidence=exchange.evidence
+            )
+        ]
+    return data, []
+
+
+def header_outcomes(exchange: Exchange) -> dict[str, Outcome]:
+    """The live API's response headers, by clause."""
+    headers = exchange.headers
+    expectations: dict[str, tuple[Callable[[str], bool], str]] = {
+        "headers.x-request-id": (lambda v: bool(REQUEST_ID.match(v)), "`req_` and 32 hex digits"),
+        "headers.openai-version": (lambda v: v == "2020-10-01", '"2020-10-01"'),
+        "headers.openai-processing-ms": (str.isdigit, "a whole number of milliseconds"),
+    }
+    outcomes: dict[str, Outcome] = {}
+    for clause, (ok, expected) in expectations.items():
+        name = clause.removeprefix("headers.")
+        value = headers.get(name)
+        if value is None:
+            outcomes[clause] = [
+                Finding(clause, f"header {name}", expected, "absent", evidence=exchange.evidence)
+            ]
+        elif not ok(value):
+            outcomes[clause] = [
+                Finding(clause, f"header {name}", expected, preview(value), evidence=exchange.evidence)
+            ]
+        else:
+            outcomes[clause] = []
+    return outcomes
+
+
+def _group(findings: Iterable[Finding], clauses: Iterable[str]) -> dict[str, list[Finding]]:
+    grouped: dict[str, list[Finding]] = {c: [] for c in clauses}
+    seen: set[tuple[str, str]] = set()
+    for f in findings:
+        if (f.clause, f.path) in seen:
+            continue
+        seen.add((f.clause, f.path))
+        grouped.setdefault(f.clause, []).append(f)
+    return grouped
+
+
+def check_cancel_answer(exchange: Exchange, ctx: CancelContext) -> dict[str, Outcome]:
+    """Every clause of a 200 cancel answer: status, JSON, headers, each schema field, each rule."""
+    outcomes: dict[str, Outcome] = {}
+    schema_ids = [c.id for c in schema_clauses()]
+    if exchange.status != 200:
+        outcomes["answer.status"] = [
+            Finding("answer.status", "status", "200", str(exchange.status), evidence=exchange.evidence)
+        ]
+    else:
+        outcomes["answer.status"] = []
+    data, json_findings = decode(exchange)
+    outcomes["answer.json"] = json_findings
+    outcomes.update(header_outcomes(exchange))
+    if exchange.status != 200 or data is None:
+        reason = f"the answer was {exchange.status} " + ("without a JSON body" if data is None else "not 200")
+        for clause in [*schema_ids, *check_rules({}, ctx)]:
+            outcomes[clause] = NotVerified(clause, reason)
+        return outcomes
+    # The models and the contract document are both applied; a field either one rejects fails.
+    both = [*run_findings(data), *contract_findings(data)]
+    outcomes.update(_group((f.with_evidence(exchange.evidence) for f in both), schema_ids))
+    for clause, outcome in check_rules(data, ctx).items():
+        if isinstance(outcome, NotVerified):
+            outcomes[clause] = outcome
+        else:
+            outcomes[clause] = [f.with_evidence(exchange.evidence) for f in outcome]
+    return outcomes
+
+
+@dataclass(frozen=True)
+class ErrorExpectation:
+    """What an error answer must be: status, `error.type`, `error.code`, and its message."""
+
+    status: int
+    type: str = "invalid_request_error"
+    code: str | None = None
+    message: str | None = None  # exact text
+    message_prefix: str | None = None
+
+
+def check_error_answer(exchange: Exchange, clause: str, expect: ErrorExpectation) -> list[Finding]:
+    """Findings of one error answer: its status, content type, envelope and message, under `clause`."""
+    evidence = exchange.evidence
+    findings: list[Finding] = []
+    if exchange.status != expect.status:
+        findings.append(
+            Finding(clause, "status", str(expect.status), str(exchange.status), evidence=evidence)
+        )
+    data, bad_json = decode(exchange, clause)
+    findings += bad_json
+    if data is None:
+        return findings
+    envelope = envelope_findings(data)
+    findings += [
+        Finding(clause, f.path, f.expected, f.observed, f.severity, evidence)
+        for f in envelope
+        if f.clause != "error.envelope.undocumented_field"
+    ]
+    error = data.get("error") if isinstance(data, dict) else None
+    if not isinstance(error, dict):
+        return findings
+    if error.get("type") != expect.type:
+        findings.append(
+            Finding(
+                clause, "$.error.type", preview(expect.type), preview(error.get("type")), evidence=evidence
+            )
+        )
+    if "code" in error and error.get("code") != expect.code:
+        findings.append(
+            Finding(
+                clause, "$.error.code", preview(expect.code), preview(error.get("code")), evidence=evidence
+            )
+        )
+    message = error.get("message")
+    if isinstance(message, str):
+        if expect.message is not None and message != expect.message:
+            findings.append(
+                Finding(
+                    clause, "$.error.message", preview(expect.message), preview(message), evidence=evidence
+                )
+            )
+        if expect.message_prefix is not None and not message.startswith(expect.message_prefix):
+            findings.append(
+                Finding(
+                    clause,
+                    "$.error.message",
+                    f"starting {preview(expect.message_prefix)}",
+                    preview(message),
+                    evidence=evidence,
+                )
+            )
+    return findings

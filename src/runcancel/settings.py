@@ -1,0 +1,96 @@
+"""Settings and where each one came from.
+
+One chain, for the pytest plugin and the command line alike:
+command-line option -> environment variable -> config file (pytest ini / pyproject) -> default.
+The environment variables are the openai SDK's where one exists (`OPENAI_BASE_URL`, `OPENAI_API_KEY`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+__all__ = ["MOCK", "Setting", "Settings", "SettingsError", "resolve_settings"]
+
+T = TypeVar("T")
+MOCK = "mock"
+
+
+class SettingsError(ValueError):
+    """A setting was given a value it cannot take."""
+
+
+@dataclass(frozen=True)
+class Setting(Generic[T]):
+    value: T
+    source: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    target: Setting[str]
+    api_key: Setting[str | None]
+    request_timeout: Setting[float]
+    arrange_timeout: Setting[float]
+
+    @property
+    def uses_mock(self) -> bool:
+        return self.target.value == MOCK
+
+
+# name: (option flag, environment variable, config key, default)
+CHAIN: dict[str, tuple[str, str, str | None, str | None]] = {
+    "target": ("--target", "OPENAI_BASE_URL", "runcancel_target", MOCK),
+    "api_key": ("--api-key", "OPENAI_API_KEY", None, None),
+    "request_timeout": ("--request-timeout", "RUNCANCEL_REQUEST_TIMEOUT", "runcancel_request_timeout", "10"),
+    "arrange_timeout": ("--arrange-timeout", "RUNCANCEL_ARRANGE_TIMEOUT", "runcancel_arrange_timeout", "30"),
+}
+
+
+def _seconds(flag: str) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = -1.0
+        if not value > 0:
+            raise SettingsError(
+                f"runcancel: {flag} takes a number of seconds above 0, got {text!r}. Example: {flag} 5"
+            )
+        return value
+
+    return parse
+
+
+def _choose(
+    name: str, options: Mapping[str, str | None], env: Mapping[str, str], ini: Mapping[str, str]
+) -> Setting[str | None]:
+    flag, variable, config_key, default = CHAIN[name]
+    if options.get(name) not in (None, ""):
+        return Setting(options[name], flag)
+    if env.get(variable):
+        return Setting(env[variable], variable)
+    if config_key and ini.get(config_key):
+        return Setting(ini[config_key], f"config {config_key}")
+    return Setting(default, "default")
+
+
+def resolve_settings(
+    options: Mapping[str, str | None], env: Mapping[str, str], ini: Mapping[str, str] | None = None
+) -> Settings:
+    """Apply the chain option -> environment -> config -> default to every setting."""
+    ini = ini or {}
+    target = _choose("target", options, env, ini)
+    key = _choose("api_key", options, env, ini)
+    timeouts = {}
+    for name in ("request_timeout", "arrange_timeout"):
+        chosen = _choose(name, options, env, ini)
+        flag = CHAIN[name][0] if chosen.source == "default" else chosen.source
+        timeouts[name] = Setting(_seconds(flag)(str(chosen.value)), chosen.source)
+    return Settings(
+        target=Setting(str(target.value).strip(), target.source),
+        api_key=key,
+        request_timeout=timeouts["request_timeout"],
+        arrange_timeout=timeouts["arrange_timeout"],
+    )

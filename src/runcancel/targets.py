@@ -1,0 +1,176 @@
+"""Targets: the server a suite talks to, and the one-request-one-answer record of each exchange.
+
+A target is a base URL (the built-in mock's, or any server's) with an API key. Every request goes
+through `TargetClient.send`, which turns transport failures into `TargetError` with a message a
+person can act on, and answers into `Exchange` records that checks read.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import httpx
+
+from runcancel.findings import Evidence
+
+__all__ = [
+    "BETA_HEADER",
+    "DEFAULT_TIMEOUT",
+    "Exchange",
+    "Target",
+    "TargetClient",
+    "TargetError",
+    "cancel_path",
+    "normalize_base_url",
+]
+
+DEFAULT_TIMEOUT = 10.0
+BETA_HEADER = {"OpenAI-Beta": "assistants=v2"}
+
+
+class TargetError(Exception):
+    """The target could not be used: unreachable, too slow, or a URL that is not one."""
+
+
+def normalize_base_url(url: str) -> str:
+    """`http://host:4010` -> `http://host:4010/v1`; a URL with a path is kept as given.
+
+    Raises TargetError for anything that is not an http(s) URL with a host.
+    """
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise TargetError(
+            f"runcancel: {url!r} is not a target URL. Give an http(s) base URL such as "
+            "http://127.0.0.1:4010 or https://api.openai.com/v1, or leave --target out to use the "
+            "built-in mock."
+        )
+    path = parts.path.rstrip("/") or "/v1"
+    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+def cancel_path(thread_id: str, run_id: str) -> str:
+    """The cancel operation's path below the base URL, each id percent-encoded as one segment."""
+    return f"/threads/{quote(thread_id, safe='')}/runs/{quote(run_id, safe='')}/cancel"
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One request and its answer, as the checks see them."""
+
+    method: str
+    url: str
+    status: int
+    headers: httpx.Headers
+    content: bytes
+    elapsed: float
+
+    @property
+    def evidence(self) -> Evidence:
+        return Evidence(self.method, self.url, self.status)
+
+    @property
+    def content_type(self) -> str:
+        return str(self.headers.get("content-type", ""))
+
+    def json(self) -> Any:
+        """The decoded body; ValueError when it is not JSON."""
+        return json.loads(self.content)
+
+
+@dataclass
+class Target:
+    """Where the suites send their requests."""
+
+    base_url: str
+    api_key: str
+    timeout: float = DEFAULT_TIMEOUT
+    label: str = ""
+    transport: httpx.BaseTransport | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self.base_url = normalize_base_url(self.base_url)
+        self.label = self.label or self.base_url
+
+    def client(self) -> TargetClient:
+        return TargetClient(self)
+
+
+class TargetClient:
+    """An httpx client bound to a target: auth and beta headers by default, clear transport errors."""
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        self.http = httpx.Client(
+            base_url=target.base_url,
+            timeout=httpx.Timeout(target.timeout),
+            transport=target.transport,
+            follow_redirects=False,
+        )
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> TargetClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def default_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.target.api_key}", **BETA_HEADER}
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        headers: dict[str, str | None] | None = None,
+    ) -> Exchange:
+        """Send one request. `headers` overrides the defaults; a value of None drops that header."""
+        merged: dict[str, str | None] = {**self.default_headers(), **(headers or {})}
+        sent = {k: v for k, v in merged.items() if v is not None}
+        url = self.target.base_url + path
+        started = time.perf_counter()
+        try:
+            response = self.http.request(method, path, json=json_body, headers=sent)
+        except httpx.TimeoutException as exc:
+            raise TargetError(
+                f"runcancel: target {self.target.label} did not answer {method} {url} within "
+                f"{self.target.timeout:g} s ({_cause(exc)}). Check the server, or allow more time "
+                "with --request-timeout."
+            ) from None
+        except httpx.TransportError as exc:
+            raise TargetError(
+                f"runcancel: cannot reach target {self.target.label} ({_cause(exc)}). Start a server "
+                "there, or run without --target to use the built-in mock."
+            ) from None
+        return Exchange(
+            method=method,
+            url=url,
+            status=response.status_code,
+            headers=response.headers,
+            content=response.content,
+            elapsed=time.perf_counter() - started,
+        )
+
+    def cancel(self, thread_id: str, run_id: str, **kwargs: Any) -> Exchange:
+        return self.send("POST", cancel_path(thread_id, run_id), **kwargs)
+
+    def check_reachable(self) -> None:
+        """Raise TargetError unless the target answers HTTP at all (any status will do)."""
+        self.send("GET", "/models")
+
+
+def _cause(exc: Exception) -> str:
+    text = str(exc) or type(exc).__name__
+    lowered = text.lower()
+    if "refused" in lowered:
+        return "connection refused"
+    if "name or service not known" in lowered or "nodename nor servname" in lowered:
+        return "unknown host"
+    return text.splitlines()[0][:200]

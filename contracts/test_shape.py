@@ -13,8 +13,8 @@ import pytest
 
 from runcancel.arrange import NotArranged
 from runcancel.checks import check_cancel_answer
-from runcancel.findings import Evidence, NotVerified
 from runcancel.clauses import schema_clauses
+from runcancel.findings import Evidence, NotVerified
 from runcancel.rules import RULES, CancelContext, check_rules
 
 CLAUSES = [

@@ -7,11 +7,11 @@ import math
 import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import FrameType
 from typing import NoReturn
 
-__all__ = ["UsageError", "build_parser", "main"]
+__all__ = ["UsageError", "build_parser", "main", "mock_api_key"]
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -81,13 +81,7 @@ def run_mock(args: argparse.Namespace) -> int:
     """``runcancel mock``: serve the mock until interrupted; 2 if it cannot start."""
     from runcancel.mock import DEFAULT_API_KEY, MockConfig, MockServer, MockStartError
 
-    # The key chain: --api-key, then OPENAI_API_KEY, then the built-in default.
-    if args.api_key:
-        api_key, source = args.api_key, "--api-key"
-    elif os.environ.get("OPENAI_API_KEY"):
-        api_key, source = os.environ["OPENAI_API_KEY"], "OPENAI_API_KEY"
-    else:
-        api_key, source = DEFAULT_API_KEY, "the built-in default"
+    api_key, source = mock_api_key(args.api_key, os.environ, DEFAULT_API_KEY)
     timing = {
         name: getattr(args, name) for name in ("step", "cancel_delay") if getattr(args, name) is not None
     }
@@ -109,6 +103,18 @@ def run_mock(args: argparse.Namespace) -> int:
         server.stop()
     print("runcancel: the mock server stopped unexpectedly; see the log above.", file=sys.stderr)
     return 1
+
+
+def mock_api_key(option: str | None, environ: Mapping[str, str], default: str) -> tuple[str, str]:
+    """The key the mock accepts and where it came from.
+
+    The chain: ``--api-key``, then ``OPENAI_API_KEY``, then the default; an empty value counts as not given.
+    """
+    if option:
+        return option, "--api-key"
+    if environ.get("OPENAI_API_KEY"):
+        return environ["OPENAI_API_KEY"], "OPENAI_API_KEY"
+    return default, "the built-in default"
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:

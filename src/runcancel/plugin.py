@@ -70,7 +70,8 @@ def pytest_configure(config: pytest.Config) -> None:
         settings = resolve_settings(options, os.environ, ini)
     except SettingsError as exc:
         raise pytest.UsageError(str(exc)) from None
-    config.stash[SESSION] = SessionRecord(settings)
+    label = "the built-in reference mock" if settings.uses_mock else settings.target.value
+    config.stash[SESSION] = SessionRecord(settings, target_label=label)
 
 
 def pytest_collection_modifyitems(

@@ -1,0 +1,205 @@
+"""The pytest plugin, tried the way users meet it: through pytest runs (pytester)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from runcancel.mock import DEFAULT_API_KEY, MockConfig, MockServer
+
+pytest_plugins = ["pytester"]
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in (
+        "OPENAI_BASE_URL",
+        "OPENAI_API_KEY",
+        "RUNCANCEL_REQUEST_TIMEOUT",
+        "RUNCANCEL_ARRANGE_TIMEOUT",
+    ):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="module")
+def mock() -> Iterator[MockServer]:
+    with MockServer(MockConfig(step=0.005, cancel_delay=0.005)) as server:
+        yield server
+
+
+def test_unreachable_target_is_one_line_and_exit_4(pytester: pytest.Pytester) -> None:
+    """An unreachable --target stops the run with one line naming the URL and the cause."""
+    pytester.makepyfile("def test_x(runcancel_client):\n    pass\n")
+    result = pytester.runpytest_inprocess("--target", "http://127.0.0.1:9", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["ERROR: runcancel: cannot reach target http://127.0.0.1:9/v1 (connection refused). Start a server*"]
+    )
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+
+
+def test_no_target_check_when_no_test_needs_one(pytester: pytest.Pytester) -> None:
+    """Runs that use no runcancel fixture never contact the target (pytest --help stays fast too)."""
+    pytester.makepyfile("def test_x():\n    pass\n")
+    result = pytester.runpytest_inprocess("--target", "http://127.0.0.1:9", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        pytest.param(["--target", "ftp://x"], "*'ftp://x' is not a target URL*", id="not-http"),
+        pytest.param(
+            ["--request-timeout", "0"], "*--request-timeout takes a number of seconds above 0*", id="zero"
+        ),
+        pytest.param(
+            ["--arrange-timeout", "soon"], "*--arrange-timeout takes a number of seconds*'soon'*", id="word"
+        ),
+    ],
+)
+def test_bad_option_is_a_usage_error(pytester: pytest.Pytester, args: list[str], message: str) -> None:
+    """A bad option value is a usage error that says what was given and what is allowed."""
+    pytester.makepyfile("def test_x(runcancel_client):\n    pass\n")
+    result = pytester.runpytest_inprocess(*args, "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+
+
+def test_target_comes_from_the_option_then_openai_base_url(
+    pytester: pytest.Pytester, mock: MockServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--target wins over OPENAI_BASE_URL, which wins over the default built-in mock."""
+    pytester.makepyfile("def test_x(runcancel_target):\n    print('BASE', runcancel_target.base_url)\n")
+    monkeypatch.setenv("OPENAI_BASE_URL", mock.url)
+    result = pytester.runpytest_inprocess("-s", "-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines(
+        [f"runcancel: target {mock.url} (from OPENAI_BASE_URL)*", f"*BASE {mock.base_url}*"]
+    )
+    result = pytester.runpytest_inprocess("-s", "-p", "no:cacheprovider", "--target", "mock")
+    result.stdout.fnmatch_lines(["runcancel: target the built-in reference mock (from --target)*"])
+
+
+def test_api_key_comes_from_openai_api_key(
+    pytester: pytest.Pytester, mock: MockServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without --api-key the suites send OPENAI_API_KEY; a key the server rejects is visible as 401."""
+    pytester.makepyfile(
+        "def test_x(runcancel_client):\n"
+        "    assert runcancel_client.send('POST', '/threads', json_body={}).status == 401\n"
+    )
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-not-the-mock-key")
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--target", mock.url)
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*API key from OPENAI_API_KEY*"])
+
+
+VERDICT_TESTS = """
+from runcancel.findings import Finding, NotVerified, Severity
+
+def test_not_verified(verdict):
+    verdict("cancel.cancelled_at", NotVerified("cancel.cancelled_at", "the run never started"))
+
+def test_broken(verdict):
+    verdict("cancel.status", [Finding("cancel.status", "$.status", '"cancelling"', '"queued"')])
+
+def test_additive(verdict):
+    extra = Finding("schema.undocumented_field", "$.tool_resources", "none", "{}", Severity.ADDITIVE)
+    verdict("schema.undocumented_field", [extra])
+"""
+
+
+def test_verdict_passes_fails_or_skips_never_silently(pytester: pytest.Pytester, mock: MockServer) -> None:
+    """Not verified is a skip with its reason, breaking fails with the clause, additive passes but shows."""
+    pytester.makepyfile(VERDICT_TESTS)
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-rs", "--target", mock.url)
+    result.assert_outcomes(passed=1, failed=1, skipped=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*contract clause cancel.status broken: status is `cancelling`*",
+            '*[[]cancel.status[]] $.status: expected "cancelling"; observed "queued"*',
+            f"*target {mock.url}: 1 clauses held, 1 broken, 1 not verified*",
+            "*additive: [[]schema.undocumented_field[]] $.tool_resources*",
+            "*SKIPPED*not verified: the run never started*",
+        ]
+    )
+
+
+def test_arrange_cleans_up_even_when_the_test_fails(pytester: pytest.Pytester, mock: MockServer) -> None:
+    """Threads and the assistant the suite created are deleted at teardown, pass or fail."""
+    before = mock.app.state.store.sizes()
+    pytester.makepyfile(
+        "def test_x(arrange):\n"
+        "    arrange.run('in_progress')\n"
+        "    arrange.run('completed')\n"
+        "    assert False, 'the test fails after arranging'\n"
+    )
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--target", mock.url)
+    result.assert_outcomes(failed=1)
+    after = mock.app.state.store.sizes()
+    assert after["threads"] == before["threads"]
+    assert after["assistants"] == before["assistants"]
+
+
+def test_a_status_the_target_cannot_reach_is_not_verified(pytester: pytest.Pytester) -> None:
+    """When a run settles elsewhere than the wanted status, the test is skipped with the reason."""
+    pytester.makepyfile("def test_x(arrange):\n    arrange.run('failed')\n")
+    # A mock whose runs all complete: metadata scenarios are the only way to fail a run, and the
+    # wait is too short to see anything but the first stages.
+    with MockServer(MockConfig(step=5)) as slow:
+        result = pytester.runpytest_inprocess(
+            "-p", "no:cacheprovider", "-rs", "--target", slow.url, "--arrange-timeout", "0.2"
+        )
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(
+        ["*not verified: could not arrange a failed run: the run did not reach failed*"]
+    )
+
+
+class _Slow(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # the reachability probe: answer at once
+        self.send_response(404)
+        self.end_headers()
+
+    def do_POST(self) -> None:
+        threading.Event().wait(2)
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_slow_target_fails_with_the_timeout_stated(pytester: pytest.Pytester) -> None:
+    """A target slower than --request-timeout fails the test in one paragraph naming URL and time-out."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Slow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    pytester.makepyfile("def test_x(runcancel_client):\n    runcancel_client.cancel('thread_a', 'run_b')\n")
+    try:
+        result = pytester.runpytest_inprocess(
+            "-p", "no:cacheprovider", "--target", url, "--request-timeout", "0.3"
+        )
+    finally:
+        server.shutdown()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"runcancel: target {url}/v1 did not answer POST {url}/v1/threads/thread_a/runs/run_b/cancel "
+            "within 0.3 s*"
+        ]
+    )
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_default_key_is_the_mock_key(pytester: pytest.Pytester, mock: MockServer) -> None:
+    """With no key anywhere, the suites send the built-in mock's key, which a hand-started mock accepts."""
+    pytester.makepyfile(
+        "def test_x(runcancel_client):\n"
+        f"    assert runcancel_client.default_headers()['Authorization'] == 'Bearer {DEFAULT_API_KEY}'\n"
+        "    assert runcancel_client.send('POST', '/threads', json_body={}).status == 200\n"
+    )
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--target", mock.url)
+    result.assert_outcomes(passed=1)

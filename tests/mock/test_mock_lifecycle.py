@@ -122,7 +122,7 @@ def test_required_without_function_tools_completes(driver: Driver) -> None:
 )
 def test_incomplete_reason_names_the_limit_given(driver: Driver, limits: dict[str, int], reason: str) -> None:
     """incomplete_details.reason is max_prompt_tokens only when that is the one limit given."""
-    reached = _outcome(driver, driver.run(scenario="incomplete", **limits))
+    reached = _outcome(driver, driver.run(None, "incomplete", **limits))
     assert reached["incomplete_details"] == {"reason": reason}
     usage = reached["usage"]
     if reason == "max_prompt_tokens":

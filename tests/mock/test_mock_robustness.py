@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+from collections.abc import MutableMapping
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -120,8 +121,8 @@ async def call_asgi(
             return {"type": "http.request", "body": chunk, "more_body": bool(chunks)}
         return {"type": "http.disconnect"}
 
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(dict(message))
 
     await app(scope, receive, send)
     start = sent[0]

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from runcancel.checks import ErrorExpectation, check_cancel_answer, check_error_answer, decode
-from runcancel.findings import Finding, preview
+from runcancel.findings import Finding, Severity, preview
 from runcancel.rules import CancelContext
 
 
@@ -27,35 +27,27 @@ def clause(clause_id: str) -> Any:
     return mark
 
 
+CANCEL_CLAUSES = (
+    "answer.status",
+    "answer.json",
+    "cancel.status",
+    "cancel.id",
+    "cancel.thread_id",
+    "cancel.keeps_config",
+)
+
+
 def _cancel_findings(clause_id: str, client: Any, arranged: Any) -> list[Finding]:
-    """A cancel of a cancellable run: 200, a Run, `cancelling`/`cancelled`, its own ids."""
+    """A cancel of a cancellable run: 200, a valid Run, `cancelling`/`cancelled`, its own ids."""
     exchange = client.cancel(arranged.thread_id, arranged.run_id)
     outcomes = check_cancel_answer(exchange, CancelContext(arranged.thread_id, arranged.run_id, arranged.run))
-    keys = (
-        "answer.status",
-        "answer.json",
-        "cancel.status",
-        "cancel.id",
-        "cancel.thread_id",
-        "cancel.keeps_config",
-    )
-    found: list[Finding] = []
-    for key in keys:
-        outcome = outcomes.get(key, [])
-        if isinstance(outcome, list):
-            found += [
-                Finding(clause_id, f.path, f.expected, f"{f.observed} ({key})", f.severity, f.evidence)
-                for f in outcome
-            ]
-    broken_schema = [
-        f for k, o in outcomes.items() if k.startswith("schema.") and isinstance(o, list) for f in o
+    return [
+        f.under(clause_id)
+        for key, outcome in outcomes.items()
+        if isinstance(outcome, list) and (key in CANCEL_CLAUSES or key.startswith("schema."))
+        for f in outcome
+        if f.severity is Severity.BREAKING
     ]
-    found += [
-        Finding(clause_id, f.path, f.expected, f"{f.observed} ({f.clause})", f.severity, f.evidence)
-        for f in broken_schema
-        if f.severity.value == "breaking"
-    ]
-    return found
 
 
 @clause("lifecycle.cancel_queued")
@@ -105,7 +97,7 @@ def test_read_back_cancelled(clause: str, arrange: Any, runcancel_client: Any, v
         if bad or status != "cancelling" or time.monotonic() > deadline:
             break
         time.sleep(0.01)
-    findings = [Finding(clause, f.path, f.expected, f.observed, evidence=f.evidence) for f in bad]
+    findings = [f.under(clause) for f in bad]
     if not bad:
         run = data if isinstance(data, dict) else {}
         if status != "cancelled":
@@ -207,7 +199,7 @@ def _unchanged(clause_id: str, arrange: Any, arranged: Any) -> list[Finding]:
     answer = arrange.read(arranged.thread_id, arranged.run_id)
     data, bad = decode(answer)
     if bad:
-        return [Finding(clause_id, f.path, f.expected, f.observed, evidence=f.evidence) for f in bad]
+        return [f.under(clause_id) for f in bad]
     status = data.get("status") if isinstance(data, dict) else None
     if status != arranged.status:
         return [

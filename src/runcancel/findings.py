@@ -49,6 +49,13 @@ class Finding:
     def with_evidence(self, evidence: Evidence | None) -> Finding:
         return Finding(self.clause, self.path, self.expected, self.observed, self.severity, evidence)
 
+    def under(self, clause: str) -> Finding:
+        """The same finding reported under another clause, naming the one it came from."""
+        if clause == self.clause:
+            return self
+        observed = f"{self.observed} ({self.clause})"
+        return Finding(clause, self.path, self.expected, observed, self.severity, self.evidence)
+
     def __str__(self) -> str:
         text = f"[{self.clause}] {self.path}: expected {self.expected}; observed {self.observed}"
         if self.severity is not Severity.BREAKING:

@@ -174,9 +174,9 @@ def runcancel_target(pytestconfig: pytest.Config) -> Iterator[Target]:
 
 
 @pytest.fixture(scope="session")
-def runcancel_client(runcancel_target: Target) -> Iterator[TargetClient]:
+def runcancel_client(runcancel_target: Target, pytestconfig: pytest.Config) -> Iterator[TargetClient]:
     """An httpx client on the target, sending the API key and `OpenAI-Beta: assistants=v2`."""
-    with runcancel_target.client() as client:
+    with runcancel_target.client(observers=[pytestconfig.stash[SESSION].observe]) as client:
         yield client
 
 

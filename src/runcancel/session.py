@@ -1,16 +1,53 @@
-"""What one run of the suites saw: each clause's outcomes, across tests. Written by the plugin's
-`verdict` fixture, read by the terminal summary (and the report writers)."""
+"""What one run of the suites saw: each clause's outcomes across tests, and every answer the target
+gave. Written by the plugin's fixtures, read by the terminal summary, drift and the report writers."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from runcancel.findings import Finding, NotVerified, Severity
 from runcancel.rules import Outcome
 from runcancel.settings import Settings
+from runcancel.targets import Exchange
 
-__all__ = ["SessionRecord", "Verdict"]
+__all__ = ["Seen", "SessionRecord", "Verdict"]
+
+MAX_SEEN = 20_000
+MAX_BODY = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Seen:
+    """One answer of the target, kept for whole-target verdicts and drift (no header values: secrets)."""
+
+    method: str
+    url: str
+    status: int
+    content_type: str
+    header_names: tuple[str, ...]
+    head: str
+    body: Any
+
+    @classmethod
+    def of(cls, exchange: Exchange) -> Seen:
+        body: Any = None
+        if len(exchange.content) <= MAX_BODY:
+            try:
+                body = json.loads(exchange.content)
+            except ValueError:
+                body = None
+        return cls(
+            method=exchange.method,
+            url=exchange.url,
+            status=exchange.status,
+            content_type=exchange.content_type,
+            header_names=tuple(sorted({k.lower() for k in exchange.headers})),
+            head=exchange.content[:300].decode("utf-8", errors="replace"),
+            body=body,
+        )
 
 
 @dataclass
@@ -34,6 +71,15 @@ class SessionRecord:
     settings: Settings
     target_label: str = ""
     verdicts: list[Verdict] = field(default_factory=list)
+    seen: list[Seen] = field(default_factory=list)
+    unseen: int = 0
+
+    def observe(self, exchange: Exchange) -> None:
+        """Keep the answer (the first MAX_SEEN of them; the rest are counted)."""
+        if len(self.seen) < MAX_SEEN:
+            self.seen.append(Seen.of(exchange))
+        else:
+            self.unseen += 1
 
     def record(self, clause: str, outcome: Outcome, nodeid: str) -> Verdict:
         if isinstance(outcome, NotVerified):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -95,15 +96,16 @@ class Target:
         self.base_url = normalize_base_url(self.base_url)
         self.label = self.label or self.base_url
 
-    def client(self) -> TargetClient:
-        return TargetClient(self)
+    def client(self, observers: Sequence[Callable[[Exchange], None]] = ()) -> TargetClient:
+        return TargetClient(self, observers)
 
 
 class TargetClient:
     """An httpx client bound to a target: auth and beta headers by default, clear transport errors."""
 
-    def __init__(self, target: Target) -> None:
+    def __init__(self, target: Target, observers: Sequence[Callable[[Exchange], None]] = ()) -> None:
         self.target = target
+        self.observers = list(observers)
         self.http = httpx.Client(
             base_url=target.base_url,
             timeout=httpx.Timeout(target.timeout),
@@ -149,7 +151,7 @@ class TargetClient:
                 f"runcancel: cannot reach target {self.target.label} ({_cause(exc)}). Start a server "
                 "there, or run without --target to use the built-in mock."
             ) from None
-        return Exchange(
+        exchange = Exchange(
             method=method,
             url=url,
             status=response.status_code,
@@ -157,6 +159,9 @@ class TargetClient:
             content=response.content,
             elapsed=time.perf_counter() - started,
         )
+        for observe in self.observers:
+            observe(exchange)
+        return exchange
 
     def cancel(self, thread_id: str, run_id: str, **kwargs: Any) -> Exchange:
         return self.send("POST", cancel_path(thread_id, run_id), **kwargs)

@@ -25,6 +25,8 @@ class Seen:
 
     method: str
     url: str
+    auth: str
+    beta: str | None
     status: int
     content_type: str
     header_names: tuple[str, ...]
@@ -42,6 +44,8 @@ class Seen:
         return cls(
             method=exchange.method,
             url=exchange.url,
+            auth=exchange.auth,
+            beta=exchange.beta,
             status=exchange.status,
             content_type=exchange.content_type,
             header_names=tuple(sorted({k.lower() for k in exchange.headers})),

@@ -68,6 +68,9 @@ class Exchange:
     headers: httpx.Headers
     content: bytes
     elapsed: float
+    # How the request authenticated: "valid" (the target's key), "other" or "absent"; and its beta header.
+    auth: str = "valid"
+    beta: str | None = "assistants=v2"
 
     @property
     def evidence(self) -> Evidence:
@@ -158,6 +161,8 @@ class TargetClient:
             headers=response.headers,
             content=response.content,
             elapsed=time.perf_counter() - started,
+            auth=auth_class(sent.get("Authorization"), self.target.api_key),
+            beta=sent.get("OpenAI-Beta"),
         )
         for observe in self.observers:
             observe(exchange)
@@ -169,6 +174,13 @@ class TargetClient:
     def check_reachable(self) -> None:
         """Raise TargetError unless the target answers HTTP at all (any status will do)."""
         self.send("GET", "/models")
+
+
+def auth_class(header: str | None, api_key: str) -> str:
+    """Classify an Authorization header without keeping the key: valid, other or absent."""
+    if header is None:
+        return "absent"
+    return "valid" if header == f"Bearer {api_key}" else "other"
 
 
 def _cause(exc: Exception) -> str:

@@ -223,6 +223,28 @@ def test_a_violation_is_a_breaking_finding_on_both_sides(
     assert clause in {f.clause for f in contract_findings(data)}
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "severity"),
+    [
+        pytest.param(
+            "last_error", {"code": "quota_exceeded", "message": "m"}, Severity.ADDITIVE, id="last_error.code"
+        ),
+        pytest.param(
+            "incomplete_details", {"reason": "time_limit"}, Severity.ADDITIVE, id="incomplete.reason"
+        ),
+        pytest.param("status", "paused", Severity.BREAKING, id="status"),
+        pytest.param("tools", [{"type": "browser"}], Severity.BREAKING, id="tool-type"),
+    ],
+)
+def test_a_new_enum_value_is_additive_only_where_clients_just_read(
+    field: str, value: Any, severity: Severity
+) -> None:
+    """A new last_error code or incomplete reason is additive; a new status or tool type breaks clients."""
+    data = {**ANCHOR, field: value}
+    assert {f.severity for f in run_findings(data)} == {severity}
+    assert {f.severity for f in contract_findings(data)} == {severity}
+
+
 @pytest.mark.parametrize("field", sorted(k for k in ANCHOR if k not in ("temperature", "top_p")))
 def test_a_missing_required_field_is_named(field: str) -> None:
     """A required field that is absent is a finding of that field's clause on both sides."""

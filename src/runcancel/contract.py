@@ -16,6 +16,7 @@ import yaml
 from referencing.jsonschema import DRAFT202012
 
 from runcancel.findings import Finding, Severity, json_path, preview
+from runcancel.models import READ_ONLY_ENUMS
 
 __all__ = [
     "CONTRACT_FILENAME",
@@ -84,13 +85,14 @@ def contract_findings(instance: Any, schema: str = "Run", clause_prefix: str = "
             )
             continue
         clause = f"{clause_prefix}.{top}" if top else f"{clause_prefix}.body"
+        read_only_enum = error.validator == "enum" and top in READ_ONLY_ENUMS
         findings.append(
             Finding(
                 clause,
                 json_path(parts),
                 _expected_text(error),
                 preview(error.instance),
-                Severity.BREAKING,
+                Severity.ADDITIVE if read_only_enum else Severity.BREAKING,
             )
         )
     return findings

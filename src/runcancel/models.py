@@ -33,6 +33,9 @@ RunStatus = Literal[
     "incomplete",
     "expired",
 ]
+# Enums clients only display, never branch on: a value beyond the documented ones is additive drift.
+# Every other enum (status, object, tool types, ...) steers client code: a new value there is breaking.
+READ_ONLY_ENUMS = frozenset({"last_error", "incomplete_details"})
 TERMINAL_STATUSES = frozenset({"cancelled", "failed", "completed", "incomplete", "expired"})
 CANCELLABLE_STATUSES = frozenset({"queued", "in_progress", "requires_action"})
 
@@ -252,8 +255,11 @@ def _findings(model: type[BaseModel], data: Any, clause_prefix: str) -> list[Fin
         elif error["type"] == "missing":
             finding = Finding(f"{clause_prefix}.{loc[0]}", path, "the field present", "absent")
         else:
+            severity = Severity.BREAKING
+            if error["type"] == "literal_error" and loc[0] in READ_ONLY_ENUMS:
+                severity = Severity.ADDITIVE
             finding = Finding(
-                f"{clause_prefix}.{loc[0]}", path, _expected(error["msg"]), preview(error["input"])
+                f"{clause_prefix}.{loc[0]}", path, _expected(error["msg"]), preview(error["input"]), severity
             )
         # A union reports once per branch: keep one finding per clause and path.
         findings.setdefault((finding.clause, finding.path), finding)

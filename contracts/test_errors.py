@@ -14,8 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from runcancel.arrange import ArrangedRun
-from runcancel.checks import ErrorExpectation, check_error_answer, decode
-from runcancel.findings import Finding, preview
+from runcancel.checks import ErrorExpectation, check_error_answer, decode, status_kept
 from runcancel.targets import cancel_path
 
 UNKNOWN_THREAD = "thread_runcancelUnknownThread00"
@@ -84,23 +83,6 @@ def _send(client: Any, case: Case, arranged: ArrangedRun) -> Any:
     return client.send(case.method, cancel_path(thread, run), headers=dict(case.headers))
 
 
-def _untouched(clause: str, arrange: Any, arranged: ArrangedRun) -> list[Finding]:
-    answer = arrange.read(arranged.thread_id, arranged.run_id)
-    data, _ = decode(answer)
-    status = data.get("status") if isinstance(data, dict) else None
-    if status != arranged.status:
-        return [
-            Finding(
-                clause,
-                "$.status",
-                f"the run left {arranged.status}",
-                preview(status),
-                evidence=answer.evidence,
-            )
-        ]
-    return []
-
-
 @pytest.mark.parametrize("clause", list(CASES))
 def test_error_answer(
     clause: str, positive_path: None, arrange: Any, runcancel_client: Any, verdict: Any
@@ -112,7 +94,10 @@ def test_error_answer(
         case.status, code=case.code, message=case.message, message_prefix=case.message_prefix
     )
     findings = check_error_answer(_send(runcancel_client, case, arranged), clause, expectation)
-    verdict(clause, findings + _untouched(clause, arrange, arranged))
+    verdict(
+        clause,
+        findings + status_kept(clause, arranged.status, arrange.read(arranged.thread_id, arranged.run_id)),
+    )
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -125,4 +110,8 @@ def test_wrong_method(
     exchange = _send(runcancel_client, Case(method=method), arranged)
     path = urlsplit(exchange.url).path
     expectation = ErrorExpectation(404, code="unknown_url", message=f"Invalid URL ({method} {path})")
-    verdict(clause, check_error_answer(exchange, clause, expectation) + _untouched(clause, arrange, arranged))
+    verdict(
+        clause,
+        check_error_answer(exchange, clause, expectation)
+        + status_kept(clause, arranged.status, arrange.read(arranged.thread_id, arranged.run_id)),
+    )

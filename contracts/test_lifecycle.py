@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from runcancel.checks import ErrorExpectation, check_cancel_answer, check_error_answer, decode
+from runcancel.checks import ErrorExpectation, check_cancel_answer, check_error_answer, decode, status_kept
 from runcancel.findings import Finding, Severity, preview
 from runcancel.rules import CancelContext
 
@@ -155,7 +155,7 @@ def test_cancel_finished(clause: str, status: str, arrange: Any, runcancel_clien
     arranged = arrange.run(status)
     exchange = runcancel_client.cancel(arranged.thread_id, arranged.run_id)
     findings = check_error_answer(exchange, clause, _not_cancellable(status))
-    findings += _unchanged(clause, arrange, arranged)
+    findings += status_kept(clause, arranged.status, arrange.read(arranged.thread_id, arranged.run_id))
     verdict(clause, findings)
 
 
@@ -167,7 +167,7 @@ def test_wrong_thread(clause: str, arrange: Any, runcancel_client: Any, verdict:
     exchange = runcancel_client.cancel(other_thread, arranged.run_id)
     expected = ErrorExpectation(404, message=f"No run found with id '{arranged.run_id}'.")
     findings = check_error_answer(exchange, clause, expected)
-    findings += _unchanged(clause, arrange, arranged)
+    findings += status_kept(clause, arranged.status, arrange.read(arranged.thread_id, arranged.run_id))
     verdict(clause, findings)
 
 
@@ -192,23 +192,3 @@ def test_concurrent_cancel(clause: str, arrange: Any, runcancel_client: Any, ver
             )
         )
     verdict(clause, findings)
-
-
-def _unchanged(clause_id: str, arrange: Any, arranged: Any) -> list[Finding]:
-    """The run reads back with the status it had before the refused cancel."""
-    answer = arrange.read(arranged.thread_id, arranged.run_id)
-    data, bad = decode(answer)
-    if bad:
-        return [f.under(clause_id) for f in bad]
-    status = data.get("status") if isinstance(data, dict) else None
-    if status != arranged.status:
-        return [
-            Finding(
-                clause_id,
-                "$.status",
-                f"unchanged ({preview(arranged.status)})",
-                preview(status),
-                evidence=answer.evidence,
-            )
-        ]
-    return []

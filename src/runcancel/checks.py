@@ -18,7 +18,14 @@ from runcancel.models import envelope_findings, run_findings
 from runcancel.rules import CancelContext, Outcome, check_rules
 from runcancel.targets import Exchange
 
-__all__ = ["ErrorExpectation", "check_cancel_answer", "check_error_answer", "decode", "header_outcomes"]
+__all__ = [
+    "ErrorExpectation",
+    "check_cancel_answer",
+    "check_error_answer",
+    "decode",
+    "header_outcomes",
+    "status_kept",
+]
 
 REQUEST_ID = re.compile(r"^req_[0-9a-f]{32}$")
 
@@ -175,3 +182,15 @@ def check_error_answer(exchange: Exchange, clause: str, expect: ErrorExpectation
                 )
             )
     return findings
+
+
+def status_kept(clause: str, status_before: Any, read_back: Exchange) -> list[Finding]:
+    """A refused request left the run as it was: the run read back afterwards has its old status."""
+    data, bad = decode(read_back, clause)
+    if bad:
+        return bad
+    status = data.get("status") if isinstance(data, dict) else None
+    if status == status_before:
+        return []
+    expected = f"unchanged ({preview(status_before)})"
+    return [Finding(clause, "$.status", expected, preview(status), evidence=read_back.evidence)]

@@ -27,6 +27,7 @@ __all__ = [
     "TargetError",
     "cancel_path",
     "normalize_base_url",
+    "show_target",
 ]
 
 DEFAULT_TIMEOUT = 10.0
@@ -128,6 +129,11 @@ class TargetClient:
     def default_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.target.api_key}", **BETA_HEADER}
 
+    def headers_for(self, overrides: dict[str, str | None] | None = None) -> dict[str, str]:
+        """The headers a request sends: the defaults, `overrides` on top, None dropping a header."""
+        merged: dict[str, str | None] = {**self.default_headers(), **(overrides or {})}
+        return {k: v for k, v in merged.items() if v is not None}
+
     def send(
         self,
         method: str,
@@ -137,12 +143,48 @@ class TargetClient:
         headers: dict[str, str | None] | None = None,
     ) -> Exchange:
         """Send one request. `headers` overrides the defaults; a value of None drops that header."""
-        merged: dict[str, str | None] = {**self.default_headers(), **(headers or {})}
-        sent = {k: v for k, v in merged.items() if v is not None}
+        sent = self.headers_for(headers)
         url = self.target.base_url + path
+        return self._exchange(
+            method, url, sent, lambda: self.http.request(method, path, json=json_body, headers=sent)
+        )
+
+    def send_raw(
+        self, method: str, target: bytes, *, headers: dict[str, str | None] | None = None
+    ) -> Exchange:
+        """Send `target` (the request-target below the base URL's path) byte for byte, without a body.
+
+        httpx would resolve `.` and `..` segments, cut the path at `#` and refuse bytes a URL cannot
+        hold; here the bytes reach the server as given (httpcore's `target` extension). The URL httpx
+        keeps, and so what a cassette records, is the same target where httpx can hold it unchanged,
+        else the target with its dot segments, `#` and non-printable bytes percent-encoded. The
+        exchange's `url` shows the target as sent, bytes outside printable ASCII as `\\xNN`.
+        """
+        sent = self.headers_for(headers)
+        parts = urlsplit(self.target.base_url)
+        full = parts.path.encode("ascii") + target
+        origin = httpx.URL(urlunsplit((parts.scheme, parts.netloc, "", "", "")))
+        try:
+            url = origin.copy_with(raw_path=full)
+            faithful = url.raw_path == full
+        except (httpx.InvalidURL, UnicodeError):
+            faithful = False
+        if not faithful:
+            url = origin.copy_with(raw_path=_stand_in(full))
+        shown = f"{origin}{show_target(full)}"
+        return self._exchange(
+            method,
+            shown,
+            sent,
+            lambda: self.http.request(method, url, headers=sent, extensions={"target": full}),
+        )
+
+    def _exchange(
+        self, method: str, url: str, sent: dict[str, str], request: Callable[[], httpx.Response]
+    ) -> Exchange:
         started = time.perf_counter()
         try:
-            response = self.http.request(method, path, json=json_body, headers=sent)
+            response = request()
         except httpx.TimeoutException as exc:
             raise TargetError(
                 f"runcancel: target {self.target.label} did not answer {method} {url} within "
@@ -181,6 +223,41 @@ def auth_class(header: str | None, api_key: str) -> str:
     if header is None:
         return "absent"
     return "valid" if header == f"Bearer {api_key}" else "other"
+
+
+_PRINTABLE = frozenset(range(0x21, 0x7F))
+_KEPT_IN_STAND_IN = _PRINTABLE - {ord("#"), ord("%")}
+
+
+def show_target(target: bytes, limit: int = 300) -> str:
+    """A request-target for people: printable ASCII as is, other bytes `\\xNN`, the middle of a long
+    one left out with its length."""
+    if len(target) > limit:
+        head, tail = target[: limit * 2 // 3], target[-(limit // 6) :]
+        return f"{show_target(head, limit)}...({len(target)} bytes)...{show_target(tail, limit)}"
+    return "".join(chr(b) if b in _PRINTABLE else f"\\x{b:02x}" for b in target)
+
+
+def _stand_in(target: bytes) -> bytes:
+    """`target` with `.`/`..` segments, `#`, stray `%` and non-printable bytes percent-encoded."""
+    segments = []
+    for segment in target.split(b"/"):
+        if segment in (b".", b".."):
+            segments.append(b"%2E" * len(segment))
+            continue
+        out = bytearray()
+        for i, b in enumerate(segment):
+            escape = segment[i + 1 : i + 3]
+            if b in _KEPT_IN_STAND_IN or (b == ord("%") and len(escape) == 2 and _is_hex(escape)):
+                out.append(b)
+            else:
+                out += f"%{b:02X}".encode()
+        segments.append(bytes(out))
+    return b"/".join(segments)
+
+
+def _is_hex(pair: bytes) -> bool:
+    return all(c in b"0123456789abcdefABCDEF" for c in pair)
 
 
 def _cause(exc: Exception) -> str:

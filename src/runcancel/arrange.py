@@ -67,6 +67,8 @@ class Arranger:
 
     client: TargetClient
     wait: float = 30.0
+    # First pause between two reads of a run (doubling up to 0.5 s); 0 when answers come from cassettes.
+    poll_pause: float = 0.005
     assistant_id: str | None = None
     created_threads: list[str] = field(default_factory=list)
     owns_assistant: bool = False
@@ -108,7 +110,7 @@ class Arranger:
     def wait_for(self, thread_id: str, run_id: str, status: str) -> dict[str, Any]:
         """Poll the run until it has `status`; NotArranged if it settles elsewhere or time runs out."""
         deadline = time.monotonic() + self.wait
-        pause = 0.005
+        pause = self.poll_pause
         last: Any = None
         while True:
             run = self._expect_ok(self.read(thread_id, run_id), "read the run back")

@@ -1,0 +1,446 @@
+"""Record and replay: the suites' HTTP exchanges written to cassettes, free of secrets, replayed offline.
+
+Built on vcrpy, which patches httpx's transports, so every request `TargetClient` sends is recorded
+or answered from the active cassette. This module holds all of it; the plugin only enters
+`Recorder.cassette(...)` around a test (or a module-scoped fixture) and yields.
+
+- Modes are pytest-recording's: `none` (replay only), `once`, `new_episodes`, `all`, and `rewrite`
+  (delete the cassette, then record it as `new_episodes`).
+- Matching tells apart what the contract tells apart: method, path, query, which key was sent
+  (the session's, another, or none: `auth_class`) and the `OpenAI-Beta` header (`openai_beta`).
+  Scheme, host and port are left out, so cassettes replay whatever base URL recorded them. Bodies
+  are left out too: they carry ids of the recording, which the arranging step reads back anyway.
+- Scrubbing happens before anything is matched or written: the key headers become placeholders
+  (`Bearer <valid-key>`, `Bearer <other-key>`), cookies and account headers are dropped or
+  redacted in requests and answers, and the key, organisation and project ids are replaced wherever
+  they appear, masked key echoes (`sk-...abcd`, `sk-proj-****abcd`) included. The written YAML is
+  scrubbed once more as a whole.
+- Provenance (where a cassette came from, when, which suite version) is written at its top.
+- While replaying, `block_network` refuses every connection and name lookup.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import re
+import shlex
+import socket
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import vcr
+from vcr import serialize as vcr_serialize
+from vcr.errors import CannotOverwriteExistingCassetteException
+from vcr.persisters.filesystem import CassetteNotFoundError
+
+from runcancel.cassettes import CassetteError, display_path, dump_cassette, read_cassette
+
+__all__ = [
+    "KEY_OTHER",
+    "KEY_VALID",
+    "MATCH_ON",
+    "RECORD_MODES",
+    "REPLAY_BASE_URL",
+    "NetworkBlocked",
+    "Recorder",
+    "Scrubber",
+    "block_network",
+    "cassette_name",
+    "classify_key",
+    "scrub_url",
+]
+
+RECORD_MODES = ("none", "once", "new_episodes", "all", "rewrite")
+# Replay never contacts a server; `.invalid` can never resolve, should anything try.
+REPLAY_BASE_URL = "http://replay.invalid/v1"
+MATCH_ON = ("method", "path", "query", "auth_class", "openai_beta")
+
+KEY_VALID = "<valid-key>"
+KEY_OTHER = "<other-key>"
+REDACTED = "<redacted>"
+KEY_HEADERS = ("authorization", "api-key")  # OpenAI's and Azure OpenAI's
+KEY_LABELS = {"authorization": "Authorization", "api-key": "api-key"}
+ACCOUNT_HEADERS = {"openai-organization": "<org-id>", "openai-project": "<project-id>"}
+DROPPED_HEADERS = {"cookie", "set-cookie"}
+# Values shorter than this are not replaced in text: a short "secret" would garble every cassette.
+SHORTEST_SECRET = 6
+# A key as the live API echoes it in a 401 (`sk-...abcd`, `sk-proj-****abcd`) or a whole key; a dot
+# belongs to it only when more key follows, so the sentence's full stop stays.
+MASKED_KEY = re.compile(r"(?<![\w-])sk-(?:[\w*-]|\.(?=[\w.*-]))+")
+
+
+class NetworkBlocked(RuntimeError):
+    """Something tried to open a connection while replaying. A RuntimeError, so httpx does not wrap it."""
+
+
+# -- scrubbing -----------------------------------------------------------------------------------------
+
+
+def classify_key(header: str, value: str | None, api_key: str) -> str | None:
+    """What a key header says about the key: the session's, another one, or none (None).
+
+    Idempotent: a placeholder classifies as itself, so the live request and the recorded (already
+    scrubbed) one compare alike.
+    """
+    if value is None:
+        return None
+    bearer = header.lower() == "authorization"
+    prefix = "Bearer " if bearer else ""
+    if value in (prefix + KEY_VALID, prefix + KEY_OTHER):
+        return value
+    return prefix + (KEY_VALID if value == prefix + api_key else KEY_OTHER)
+
+
+def scrub_url(url: str) -> str:
+    """A URL without user, password, query or fragment."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host += f":{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+class Scrubber:
+    """Replaces the key, organisation and project ids, and masked keys, in everything recorded.
+
+    Account ids are also learnt from the `openai-organization` and `openai-project` answer headers,
+    so they are replaced in bodies even when nobody configured them.
+    """
+
+    def __init__(self, api_key: str, organization: str | None = None, project: str | None = None) -> None:
+        self.api_key = api_key
+        self._lock = threading.Lock()
+        self._secrets: dict[str, str] = {}
+        self.learn(api_key, "<api-key>")
+        self.learn(organization, "<org-id>")
+        self.learn(project, "<project-id>")
+
+    def learn(self, secret: str | None, placeholder: str) -> None:
+        if secret and len(secret) >= SHORTEST_SECRET and not secret.startswith("<"):
+            with self._lock:
+                self._secrets[secret] = placeholder
+
+    def text(self, value: str) -> str:
+        with self._lock:
+            secrets = sorted(self._secrets.items(), key=lambda item: -len(item[0]))
+        for secret, placeholder in secrets:
+            value = value.replace(secret, placeholder)
+        return MASKED_KEY.sub("sk-" + REDACTED, value)
+
+    def data(self, value: Any) -> Any:
+        """`text` for str, and for bytes (kept byte for byte where nothing is replaced)."""
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, bytes | bytearray):
+            return self.text(bytes(value).decode("utf-8", "surrogateescape")).encode(
+                "utf-8", "surrogateescape"
+            )
+        return value
+
+    def request(self, request: Any) -> Any:
+        """vcrpy's `before_record_request` (on a copy): applied before matching, and before writing."""
+        headers: dict[str, str] = {}
+        for name, value in request.headers.items():
+            lowered = name.lower()
+            if lowered in KEY_HEADERS:
+                headers[name] = str(classify_key(lowered, value, self.api_key))
+            elif lowered in ACCOUNT_HEADERS:
+                headers[name] = REDACTED
+            elif lowered not in DROPPED_HEADERS:
+                headers[name] = self.text(str(value))
+        request.headers = headers
+        request.uri = self.text(request.uri)
+        body = request.body
+        if isinstance(body, str | bytes):
+            request.body = self.data(body)
+        return request
+
+    def response(self, response: dict[str, Any]) -> dict[str, Any]:
+        """vcrpy's `before_record_response` (on a copy, after decompression)."""
+        original = response.get("headers") or {}
+        for name, values in original.items():
+            if name.lower() in ACCOUNT_HEADERS:
+                for value in values:
+                    self.learn(str(value), ACCOUNT_HEADERS[name.lower()])
+        headers: dict[str, list[str]] = {}
+        for name, values in original.items():
+            lowered = name.lower()
+            if lowered in DROPPED_HEADERS:
+                continue
+            headers[name] = [REDACTED] if lowered in ACCOUNT_HEADERS else [self.text(str(v)) for v in values]
+        body = response.get("body") or {}
+        content = self.data(body.get("string"))
+        if isinstance(content, bytes):
+            for name in headers:
+                if name.lower() == "content-length":
+                    headers[name] = [str(len(content))]
+        response["headers"] = headers
+        response["body"] = {**body, "string": content}
+        return response
+
+
+# -- matching ------------------------------------------------------------------------------------------
+
+
+def _header_matcher(name: str, label: str) -> Callable[[Any, Any], None]:
+    def match(live: Any, recorded: Any) -> None:
+        ours, theirs = live.headers.get(name), recorded.headers.get(name)
+        assert ours == theirs, f"{label} {ours or 'absent'} != {theirs or 'absent'} (recorded)"
+
+    return match
+
+
+def _auth_class(live: Any, recorded: Any) -> None:
+    """Both requests were scrubbed, so their key headers are already classes; compare them."""
+    for name in KEY_HEADERS:
+        ours, theirs = live.headers.get(name), recorded.headers.get(name)
+        assert ours == theirs, f"{KEY_LABELS[name]} {ours or 'absent'} != {theirs or 'absent'} (recorded)"
+
+
+# -- network guard -------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def block_network(why: str = "replaying cassettes") -> Iterator[None]:
+    """Refuse every connection and name lookup (Unix sockets excepted) until the block is left."""
+    connect, connect_ex, getaddrinfo = socket.socket.connect, socket.socket.connect_ex, socket.getaddrinfo
+    unix = getattr(socket, "AF_UNIX", None)
+
+    def refuse(target: object) -> NetworkBlocked:
+        return NetworkBlocked(
+            f"runcancel: the network is blocked while {why}, and something tried to reach {target!r}.\n"
+            "  Every request must be answered from a cassette. Record the missing one from a server, "
+            "e.g. --target mock --record-mode rewrite."
+        )
+
+    def guarded_connect(self: Any, address: Any) -> None:
+        if unix is not None and self.family == unix:
+            return connect(self, address)
+        raise refuse(address)
+
+    def guarded_connect_ex(self: Any, address: Any) -> int:
+        if unix is not None and self.family == unix:
+            return connect_ex(self, address)
+        raise refuse(address)
+
+    def guarded_getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        raise refuse(f"{host}:{port}")
+
+    socket.socket.connect = guarded_connect  # type: ignore[method-assign]
+    socket.socket.connect_ex = guarded_connect_ex  # type: ignore[method-assign]
+    socket.getaddrinfo = guarded_getaddrinfo
+    try:
+        yield
+    finally:
+        socket.socket.connect = connect  # type: ignore[method-assign]
+        socket.socket.connect_ex = connect_ex  # type: ignore[method-assign]
+        socket.getaddrinfo = getaddrinfo
+
+
+# -- cassettes -------------------------------------------------------------------------------------------
+
+
+def cassette_name(name: str) -> str:
+    """A file name from a test or fixture name: `test_x[a.b-c]` stays, anything else becomes `-`."""
+    return re.sub(r"[^\w.\-\[\]=,+@]", "-", name.replace("::", ".")).strip(".") or "unnamed"
+
+
+def _suite_version() -> str:
+    try:
+        return f"runcancel {metadata.version('runcancel')}"
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "runcancel (version unknown)"
+
+
+class _Persister:
+    """vcrpy's persister: cassettes are read by `read_cassette` (clear errors) and written with provenance."""
+
+    def __init__(self, recorder: Recorder) -> None:
+        self.recorder = recorder
+
+    def load_cassette(self, cassette_path: str, serializer: Any) -> Any:
+        try:
+            cassette = read_cassette(Path(cassette_path))
+        except FileNotFoundError:
+            raise CassetteNotFoundError() from None
+
+        class Parsed:  # hands vcrpy the document read above instead of parsing the text again
+            @staticmethod
+            def deserialize(_text: str) -> Any:
+                return cassette.document
+
+        return vcr_serialize.deserialize("", Parsed)
+
+    def save_cassette(self, cassette_path: str, cassette_dict: Any, serializer: Any) -> None:
+        recorder = self.recorder
+
+        class Writer:
+            @staticmethod
+            def serialize(document: Mapping[str, Any]) -> str:
+                return dump_cassette(document, recorder.provenance())
+
+        text = recorder.scrubber.text(vcr_serialize.serialize(cassette_dict, Writer))
+        path = Path(cassette_path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(path.name + ".partial")
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(path)
+
+
+class Recorder:
+    """Cassettes of one session: where they are, the mode, the scrubbing, the provenance written."""
+
+    def __init__(
+        self,
+        cassette_dir: Path,
+        mode: str,
+        api_key: str,
+        *,
+        organization: str | None = None,
+        project: str | None = None,
+    ) -> None:
+        if mode not in RECORD_MODES:
+            raise ValueError(f"record mode must be one of {', '.join(RECORD_MODES)}, got {mode!r}")
+        self.cassette_dir = cassette_dir
+        self.mode = mode
+        self.scrubber = Scrubber(api_key, organization, project)
+        self.recorded_from = "an unnamed target"
+        self.target_url = ""
+        self._vcr = vcr.VCR(
+            record_mode="none",
+            match_on=MATCH_ON,
+            decode_compressed_response=True,
+            before_record_request=self.scrubber.request,
+            before_record_response=self.scrubber.response,
+            record_on_exception=True,
+        )
+        self._vcr.register_matcher("auth_class", _auth_class)
+        self._vcr.register_matcher("openai_beta", _header_matcher("openai-beta", "OpenAI-Beta"))
+        self._vcr.register_persister(_Persister(self))
+
+    @classmethod
+    def from_environment(
+        cls, cassette_dir: Path, mode: str, api_key: str, environ: Mapping[str, str]
+    ) -> Recorder:
+        """Account ids to scrub come from the openai SDK's variables, `OPENAI_ORG_ID`, `OPENAI_PROJECT_ID`."""
+        return cls(
+            cassette_dir,
+            mode,
+            api_key,
+            organization=environ.get("OPENAI_ORG_ID"),
+            project=environ.get("OPENAI_PROJECT_ID"),
+        )
+
+    @property
+    def replaying(self) -> bool:
+        return self.mode == "none"
+
+    def recording_from(self, base_url: str, label: str) -> None:
+        """Name the target the cassettes are recorded from (written into their provenance)."""
+        self.target_url = self.scrubber.text(scrub_url(base_url))
+        self.recorded_from = label
+
+    def provenance(self) -> dict[str, str]:
+        now = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+        return {
+            "recorded_from": self.recorded_from,
+            "target": self.target_url,
+            "recorded_at": now.isoformat().replace("+00:00", "Z"),
+            "suite": _suite_version(),
+            "record_mode": self.mode,
+            "recorder": f"vcrpy {vcr.__version__}",
+        }
+
+    def check_ready(self) -> None:
+        """Raise CassetteError when replay has no cassettes folder to read."""
+        if self.replaying and not self.cassette_dir.is_dir():
+            raise CassetteError(
+                self.cassette_dir,
+                "no such folder: replay reads its cassettes from there",
+                hint="Record them from a server: pytest contracts --target mock --record-mode once "
+                "(or give the folder with --cassette-dir).",
+            )
+
+    def path(self, suite: str, name: str) -> Path:
+        """`<cassette dir>/<suite>/<name>.yaml`."""
+        return self.cassette_dir / cassette_name(suite) / f"{cassette_name(name)}.yaml"
+
+    @contextlib.contextmanager
+    def cassette(self, path: Path) -> Iterator[Any]:
+        """Requests inside go to (or come from) the cassette at `path`, saved on leaving."""
+        mode = self.mode
+        if mode == "rewrite":  # pytest-recording's rewrite: start from nothing, record everything
+            path.unlink(missing_ok=True)
+            mode = "new_episodes"
+        with self._vcr.use_cassette(str(path), record_mode=mode) as cassette:
+            _one_at_a_time(cassette)
+            yield cassette
+
+    # -- messages --------------------------------------------------------------------------------------
+
+    def explain(self, error: BaseException, nodeid: str) -> str | None:
+        """A paragraph for a failure caused by the cassettes, or None for any other failure."""
+        if isinstance(error, CannotOverwriteExistingCassetteException) and error.failed_request is not None:
+            return self._miss(error, nodeid)
+        if isinstance(error, CassetteError):
+            problem = f"runcancel: cannot use cassette {error.location}: {error.problem}"
+            return f"{problem}\n  Record it again: {self.record_command(nodeid)}"
+        if isinstance(error, NetworkBlocked):
+            return str(error)
+        return None
+
+    def record_command(self, nodeid: str) -> str:
+        return f"pytest {shlex.quote(nodeid)} --target mock --record-mode rewrite (or --target <URL>)"
+
+    def _miss(self, error: Any, nodeid: str) -> str:
+        cassette = error.cassette
+        request = cassette.filter_request(error.failed_request)  # scrubbed: never print the real key
+        parts = urlsplit(request.uri)
+        shown = f"{request.method} {parts.path}" + (f"?{parts.query}" if parts.query else "")
+        auth = request.headers.get("authorization") or request.headers.get("api-key") or "absent"
+        beta = request.headers.get("openai-beta") or "absent"
+        reasons = {
+            "cassette_not_found": "The cassette does not exist",
+            "already_played": "Every recording of this request was played already: the test sent it "
+            "more often than when it was recorded",
+            "nothing_similar": "The cassette holds nothing like it",
+        }
+        reason = reasons.get(error.reason)
+        if reason is None and error.similar_requests:
+            differences = "; ".join(message or name for name, message in error.similar_requests[0][2])
+            reason = f"The closest recording differs: {differences}"
+        if self.mode == "once" and error.reason != "already_played":
+            advice = (
+                "--record-mode once does not add to an existing cassette. Record it again: "
+                + self.record_command(nodeid)
+            )
+        else:
+            advice = "Record it: " + self.record_command(nodeid)
+        return (
+            f"runcancel: no recording in cassette {display_path(Path(cassette.path))} answers\n"
+            f"  {shown} (Authorization: {auth}, OpenAI-Beta: {beta})\n"
+            f"  {reason or 'Nothing in the cassette matches'}.\n"
+            f"  {advice}"
+        )
+
+
+def _one_at_a_time(cassette: Any) -> None:
+    """Let threads share the cassette: two concurrent identical requests must not play one answer twice."""
+    lock = threading.Lock()
+    play, append = cassette.play_response, cassette.append
+
+    def play_response(request: Any) -> Any:
+        with lock:
+            return play(request)
+
+    def locked_append(request: Any, response: Any) -> None:
+        with lock:
+            append(request, response)
+
+    cassette.play_response = play_response
+    cassette.append = locked_append

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Generator, Iterator
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -23,8 +24,13 @@ if TYPE_CHECKING:
     from _pytest.reports import TestReport
     from _pytest.terminal import TerminalReporter
 
+    from runcancel.recording import Recorder
+
 SESSION = pytest.StashKey[SessionRecord]()
+RECORDER: pytest.StashKey[Recorder] = pytest.StashKey()
 TARGET_FIXTURES = {"runcancel_target", "runcancel_client", "arrange"}
+# Fixtures through which a test or a fixture reaches the target: its requests go to a cassette.
+TALKING_FIXTURES = TARGET_FIXTURES | {"runcancel_arrangers"}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -55,6 +61,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="How long to wait for a run to reach a wanted status. "
         "Env: RUNCANCEL_ARRANGE_TIMEOUT. Default: 30.",
     )
+    group.addoption(
+        "--record-mode",
+        default=None,
+        metavar="MODE",
+        help="Record the target's answers into cassettes, one per test: once, new_episodes, all, rewrite "
+        "(pytest-recording's modes; none = --target replay). Env: RUNCANCEL_RECORD_MODE. Default: off.",
+    )
+    group.addoption(
+        "--cassette-dir",
+        default=None,
+        metavar="DIR",
+        help="Folder of the cassettes (--target replay, --record-mode). Env: RUNCANCEL_CASSETTE_DIR. "
+        "Default: cassettes/ in the rootdir.",
+    )
     for _flag, _env, key, default in CHAIN.values():
         if key:
             parser.addini(key, f"runcancel setting (default {default})", default=None)
@@ -72,6 +92,24 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
     label = "the built-in reference mock" if settings.uses_mock else settings.target.value
     config.stash[SESSION] = SessionRecord(settings, target_label=label)
+    if settings.replays or settings.records:
+        from runcancel.recording import Recorder
+
+        config.stash[RECORDER] = Recorder.from_environment(
+            _cassette_dir(config, settings),
+            settings.record_mode.value or "none",
+            _api_key(settings),
+            os.environ,
+        )
+
+
+def _cassette_dir(config: pytest.Config, settings: Settings) -> Path:
+    """A folder given on the command line or in the environment is relative to where pytest was started;
+    the configured or default one to the rootdir."""
+    given = Path(settings.cassette_dir.value).expanduser()
+    if settings.cassette_dir.source == "default" or settings.cassette_dir.source.startswith("config"):
+        return config.rootpath / given
+    return config.invocation_params.dir / given
 
 
 def pytest_collection_modifyitems(
@@ -80,7 +118,14 @@ def pytest_collection_modifyitems(
     """Fail fast, in one line, when the suites are aimed at a target that cannot be used."""
     settings = config.stash[SESSION].settings
     wanted = any(TARGET_FIXTURES & set(getattr(item, "fixturenames", ())) for item in items)
-    if not wanted or settings.uses_mock or config.option.collectonly:
+    if wanted and settings.replays and not config.option.collectonly:
+        from runcancel.cassettes import CassetteError
+
+        try:
+            config.stash[RECORDER].check_ready()
+        except CassetteError as exc:
+            raise pytest.UsageError(f"runcancel: --target replay: {exc}") from None
+    if not wanted or settings.uses_mock or settings.replays or config.option.collectonly:
         return
     try:
         with _target(settings).client() as client:
@@ -111,10 +156,17 @@ def _api_key(settings: Settings) -> str:
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, TestReport, TestReport]:
-    """A target that fails mid-run (gone, too slow) reads as one paragraph, not a traceback."""
+    """A target that fails mid-run (gone, too slow) reads as one paragraph, not a traceback.
+
+    So does a request no cassette answers, an unusable cassette, or a connection tried during replay.
+    """
     report = yield
     if call.excinfo is not None and call.excinfo.errisinstance(TargetError):
         report.longrepr = str(call.excinfo.value)
+    elif call.excinfo is not None and RECORDER in item.config.stash:
+        explained = item.config.stash[RECORDER].explain(call.excinfo.value, item.nodeid)
+        if explained is not None:
+            report.longrepr = explained
     return report
 
 
@@ -125,7 +177,13 @@ def pytest_report_header(config: pytest.Config) -> str | None:
     s = record.settings
     key = f"from {s.api_key.source}" if s.api_key.value else "the built-in mock's"
     where = "the built-in reference mock" if s.uses_mock else s.target.value
-    return f"runcancel: target {where} (from {s.target.source}), API key {key}"
+    recorder = config.stash.get(RECORDER, None)
+    if recorder is not None and recorder.replaying:
+        return f"runcancel: replaying {recorder.cassette_dir}, network blocked (from {s.target.source})"
+    recording = (
+        f"; recording into {recorder.cassette_dir} (--record-mode {recorder.mode})" if recorder else ""
+    )
+    return f"runcancel: target {where} (from {s.target.source}), API key {key}{recording}"
 
 
 def pytest_terminal_summary(
@@ -149,12 +207,24 @@ def pytest_terminal_summary(
 
 @pytest.fixture(scope="session")
 def runcancel_target(pytestconfig: pytest.Config) -> Iterator[Target]:
-    """The target of this session: the built-in mock (started here, on a free port) or a URL."""
+    """The target of this session: the built-in mock (started here, on a free port), a URL, or the
+    cassettes (replay: no server, and the network blocked for the whole session)."""
     record = pytestconfig.stash[SESSION]
     settings = record.settings
+    recorder = pytestconfig.stash.get(RECORDER, None)
+    if recorder is not None and recorder.replaying:
+        from runcancel.recording import REPLAY_BASE_URL, block_network
+
+        target = _target(settings, REPLAY_BASE_URL, label=f"cassettes in {recorder.cassette_dir}")
+        record.target_label = target.label
+        with block_network():
+            yield target
+        return
     if not settings.uses_mock:
         target = _target(settings)
         record.target_label = target.label
+        if recorder is not None:
+            recorder.recording_from(target.base_url, target.base_url)
         yield target
         return
     from runcancel.mock import MockConfig, MockServer, MockStartError
@@ -168,6 +238,8 @@ def runcancel_target(pytestconfig: pytest.Config) -> Iterator[Target]:
     try:
         target = _target(settings, server.base_url, label=f"the built-in mock at {server.base_url}")
         record.target_label = target.label
+        if recorder is not None:
+            recorder.recording_from(target.base_url, "the built-in reference mock (runcancel.mock)")
         yield target
     finally:
         server.__exit__(None, None, None)
@@ -184,7 +256,12 @@ def runcancel_client(runcancel_target: Target, pytestconfig: pytest.Config) -> I
 def _runcancel_session_arranger(
     runcancel_client: TargetClient, pytestconfig: pytest.Config
 ) -> Iterator[Arranger]:
-    arranger = Arranger(runcancel_client, wait=pytestconfig.stash[SESSION].settings.arrange_timeout.value)
+    recorder = pytestconfig.stash.get(RECORDER, None)
+    arranger = Arranger(
+        runcancel_client,
+        wait=pytestconfig.stash[SESSION].settings.arrange_timeout.value,
+        poll_pause=0.0 if recorder is not None and recorder.replaying else Arranger.poll_pause,
+    )
     yield arranger
     arranger.cleanup()
 
@@ -208,12 +285,21 @@ class SuiteArranger(Arranger):
 
 
 @pytest.fixture(scope="session")
-def runcancel_arrangers(_runcancel_session_arranger: Arranger) -> Callable[[], SuiteArranger]:
-    """A factory of arrangers that share the session's assistant; call `.cleanup()` on each when done."""
+def runcancel_arrangers(
+    _runcancel_session_arranger: Arranger, pytestconfig: pytest.Config
+) -> Callable[[], SuiteArranger]:
+    """A factory of arrangers that share the session's assistant; call `.cleanup()` on each when done.
+
+    With cassettes each arranger creates (and deletes) its own assistant, so that every cassette
+    holds all it needs and each test replays on its own.
+    """
     shared = _runcancel_session_arranger
+    own_assistant = RECORDER in pytestconfig.stash
 
     def make() -> SuiteArranger:
-        arranger = SuiteArranger(shared.client, wait=shared.wait)
+        arranger = SuiteArranger(shared.client, wait=shared.wait, poll_pause=shared.poll_pause)
+        if own_assistant:
+            return arranger
         try:
             arranger.assistant_id = shared.assistant()
         except ArrangeError as exc:
@@ -223,8 +309,43 @@ def runcancel_arrangers(_runcancel_session_arranger: Arranger) -> Callable[[], S
     return make
 
 
+# Where requests outside a test's body are recorded. Each test gets `<suite>/<test>.yaml`, active
+# from before its first function-scoped fixture until after the last one's teardown (so the threads
+# `arrange` deletes are in it). A module-scoped fixture that talks to the target (`cancel_outcomes`,
+# `positive_path`) runs before that, once for the module: it gets its own `<suite>/<fixture>.yaml`,
+# which replays whichever test of the module comes first, `-k` or not. Arrangers create their own
+# assistant while cassettes are in use, so nothing depends on a session-wide request.
+@pytest.fixture(autouse=True)
+def _runcancel_cassette(request: pytest.FixtureRequest) -> Iterator[None]:
+    recorder = request.config.stash.get(RECORDER, None)
+    if recorder is None or not TALKING_FIXTURES & set(request.fixturenames):
+        yield
+        return
+    test = request.node.nodeid.split("::", 1)[-1]
+    with recorder.cassette(recorder.path(request.node.path.stem, test)):
+        yield
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_fixture_setup(
+    fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+) -> Generator[None, Any, Any]:
+    """A module- or session-scoped fixture that talks to the target records into its own cassette."""
+    recorder = request.config.stash.get(RECORDER, None)
+    talks = TALKING_FIXTURES & set(fixturedef.argnames)
+    ours = getattr(fixturedef.func, "__module__", None) == __name__
+    if recorder is None or fixturedef.scope == "function" or not talks or ours:
+        return (yield)
+    node_path = getattr(request.node, "path", None)
+    suite = node_path.stem if node_path is not None and node_path.is_file() else "session"
+    with recorder.cassette(recorder.path(suite, fixturedef.argname)):
+        return (yield)
+
+
 @pytest.fixture
-def arrange(runcancel_arrangers: Callable[[], SuiteArranger]) -> Iterator[SuiteArranger]:
+def arrange(
+    runcancel_arrangers: Callable[[], SuiteArranger], _runcancel_cassette: None
+) -> Iterator[SuiteArranger]:
     """Puts runs into a wanted status through the public API; deletes its threads after the test."""
     arranger = runcancel_arrangers()
     yield arranger

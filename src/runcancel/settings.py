@@ -11,10 +11,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-__all__ = ["MOCK", "Setting", "Settings", "SettingsError", "resolve_settings"]
+__all__ = ["MOCK", "RECORD_MODES", "REPLAY", "Setting", "Settings", "SettingsError", "resolve_settings"]
 
 T = TypeVar("T")
 MOCK = "mock"
+REPLAY = "replay"  # answer every request from the cassettes, network blocked
+RECORD_MODES = ("none", "once", "new_episodes", "all", "rewrite")  # pytest-recording's
 
 
 class SettingsError(ValueError):
@@ -33,10 +35,20 @@ class Settings:
     api_key: Setting[str | None]
     request_timeout: Setting[float]
     arrange_timeout: Setting[float]
+    record_mode: Setting[str | None] = Setting(None, "default")
+    cassette_dir: Setting[str] = Setting("cassettes", "default")
 
     @property
     def uses_mock(self) -> bool:
         return self.target.value == MOCK
+
+    @property
+    def replays(self) -> bool:
+        return self.target.value == REPLAY
+
+    @property
+    def records(self) -> bool:
+        return self.record_mode.value is not None and not self.replays
 
 
 # name: (option flag, environment variable, config key, default)
@@ -45,6 +57,8 @@ CHAIN: dict[str, tuple[str, str, str | None, str | None]] = {
     "api_key": ("--api-key", "OPENAI_API_KEY", None, None),
     "request_timeout": ("--request-timeout", "RUNCANCEL_REQUEST_TIMEOUT", "runcancel_request_timeout", "10"),
     "arrange_timeout": ("--arrange-timeout", "RUNCANCEL_ARRANGE_TIMEOUT", "runcancel_arrange_timeout", "30"),
+    "record_mode": ("--record-mode", "RUNCANCEL_RECORD_MODE", "runcancel_record_mode", None),
+    "cassette_dir": ("--cassette-dir", "RUNCANCEL_CASSETTE_DIR", "runcancel_cassette_dir", "cassettes"),
 }
 
 
@@ -88,9 +102,35 @@ def resolve_settings(
         chosen = _choose(name, options, env, ini)
         flag = CHAIN[name][0] if chosen.source == "default" else chosen.source
         timeouts[name] = Setting(_seconds(flag)(str(chosen.value)), chosen.source)
+    where, mode = _record_mode(Setting(str(target.value).strip(), target.source), options, env, ini)
+    cassette_dir = _choose("cassette_dir", options, env, ini)
     return Settings(
-        target=Setting(str(target.value).strip(), target.source),
+        target=where,
         api_key=key,
         request_timeout=timeouts["request_timeout"],
         arrange_timeout=timeouts["arrange_timeout"],
+        record_mode=mode,
+        cassette_dir=Setting(str(cassette_dir.value), cassette_dir.source),
     )
+
+
+def _record_mode(
+    target: Setting[str], options: Mapping[str, str | None], env: Mapping[str, str], ini: Mapping[str, str]
+) -> tuple[Setting[str], Setting[str | None]]:
+    """Replay is `--target replay`, or pytest-recording's `--record-mode none`; other modes record."""
+    mode = _choose("record_mode", options, env, ini)
+    flag = CHAIN["record_mode"][0] if mode.source == "default" else mode.source
+    if mode.value is not None and mode.value not in RECORD_MODES:
+        raise SettingsError(
+            f"runcancel: {flag} takes one of {', '.join(RECORD_MODES)} (pytest-recording's record "
+            f"modes), got {mode.value!r}. Example: --record-mode once"
+        )
+    if mode.value == "none":
+        return Setting(REPLAY, f"{flag} none"), mode
+    if target.value == REPLAY and mode.value is not None:
+        raise SettingsError(
+            f"runcancel: {flag} {mode.value} records from a server, but the target is {REPLAY!r} "
+            f"(from {target.source}), which only plays cassettes back. Give the server to record "
+            "from (--target mock, or its URL), or leave the record mode out to replay."
+        )
+    return target, mode

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from types import FrameType
 from typing import NoReturn
 
-__all__ = ["UsageError", "build_parser", "main", "mock_api_key"]
+__all__ = ["UsageError", "build_parser", "main", "mock_api_key", "run_cassettes_check"]
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -74,7 +74,56 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds a run spends cancelling before it is cancelled",
     )
     mock.set_defaults(command=run_mock)
+
+    cassettes = commands.add_parser(
+        "cassettes",
+        help="work with recorded cassettes",
+        description="Work with the cassettes recorded by `pytest contracts --record-mode ...`.",
+    )
+    cassette_commands = cassettes.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
+    check = cassette_commands.add_parser(
+        "check",
+        help="check every recorded cancel answer against the contract",
+        description="Check every recorded answer on the cancel path against the contract and print "
+        "the findings by clause. Exit 0: all clauses hold; 1: a clause is broken or a cassette is "
+        "unreadable; 2: nothing to check.",
+    )
+    check.add_argument(
+        "path", nargs="?", default="cassettes", help="a cassette or a folder of them (default: %(default)s)"
+    )
+    check.set_defaults(command=run_cassettes_check)
+    cassettes.set_defaults(command=lambda _args: _missing_command(cassettes))
     return parser
+
+
+def _missing_command(parser: argparse.ArgumentParser) -> int:
+    parser.print_help(sys.stderr)
+    raise UsageError(f"choose a command, e.g. '{parser.prog} check'")
+
+
+def run_cassettes_check(args: argparse.Namespace) -> int:
+    """``runcancel cassettes check [PATH]``: findings by clause; 1 if a clause broke or a file is unusable."""
+    from pathlib import Path
+
+    from runcancel.cassettes import check_cassettes, find_cassettes, render_check
+
+    root = Path(args.path)
+    try:
+        paths = find_cassettes(root)
+    except FileNotFoundError:
+        raise UsageError(
+            f"no cassettes at {args.path!r} (no such file or folder). Record them with "
+            "`pytest contracts --target mock --record-mode once`, or give their folder: "
+            "runcancel cassettes check PATH"
+        ) from None
+    if not paths:
+        raise UsageError(
+            f"no cassettes (*.yaml) under {args.path!r}. Record them with "
+            "`pytest contracts --target mock --record-mode once`."
+        )
+    report = check_cassettes(paths, root)
+    print(render_check(report))
+    return 0 if report.ok else 1
 
 
 def run_mock(args: argparse.Namespace) -> int:

@@ -198,6 +198,10 @@ def pytest_terminal_summary(
         f"target {record.target_label}: {counts['passed']} clauses held, {counts['failed']} broken, "
         f"{counts['not verified']} not verified"
     )
+    from runcancel.reports import build_report, format_clause_table
+
+    for line in format_clause_table(build_report(record)):
+        terminalreporter.write_line(line)
     for finding in record.additive():
         terminalreporter.write_line(f"additive: [{finding.clause}] {finding.path}: {finding.observed}")
 

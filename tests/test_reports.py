@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from runcancel import reports
 from runcancel.clauses import all_clauses
 from runcancel.findings import Evidence, Finding, NotVerified, Severity
+from runcancel.probe import probe_clauses
 from runcancel.reports import (
     NOT_CHECKED,
     SCHEMA_ID,
@@ -514,6 +515,7 @@ def test_the_terminal_table_is_a_few_lines(sample: Report) -> None:
         "  shape       45       1             0",
         "  lifecycle    7       0             1",
         "  errors       6       0             2  (2 not checked in this run)",
+        f"  probe     {len(probe_clauses()):>4}       0             0",
         f"NOT CERTIFIED: {n - 4} passed, 1 failed, 3 not verified (of {n} clauses); "
         "policy fail_on=breaking: the run fails",
         "broken: cancel.status",

@@ -28,7 +28,7 @@ import httpx
 import yaml
 
 from runcancel.findings import Finding, NotVerified, Severity
-from runcancel.targets import Exchange
+from runcancel.targets import SHORTENED_SEGMENT, Exchange
 
 __all__ = [
     "CANCEL_PATH",
@@ -401,6 +401,11 @@ def check_interaction(interaction: Interaction) -> dict[str, NotVerified | list[
     if refused is None and interaction.status == 200:
         return dict(check_cancel_answer(exchange, CancelContext(thread_id, run_id)))
     clause, expectation = refused or _error_expectation(interaction, thread_id, run_id)
+    if SHORTENED_SEGMENT.search(match["thread"]) or SHORTENED_SEGMENT.search(match["run"]):
+        reason = (
+            "the recorded URI shortens an id too long for a URL (targets.send_raw), so it cannot be compared"
+        )
+        return {clause: NotVerified(clause, reason)}
     return {clause: check_error_answer(exchange, clause, expectation)}
 
 

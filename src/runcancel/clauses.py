@@ -111,8 +111,10 @@ def schema_clauses() -> list[Clause]:
 
 @functools.cache
 def all_clauses() -> dict[str, Clause]:
+    from runcancel.probe import probe_clauses  # probe.py builds its clauses with this module's Clause
+
     rules = [Clause(r.clause, r.title, r.source, "shape") for r in RULES.values()]
-    found = [*schema_clauses(), *rules, *_SUITE_CLAUSES]
+    found = [*schema_clauses(), *rules, *_SUITE_CLAUSES, *probe_clauses()]
     return {c.id: c for c in found}
 
 

@@ -24,10 +24,12 @@ if TYPE_CHECKING:
     from _pytest.reports import TestReport
     from _pytest.terminal import TerminalReporter
 
+    from runcancel.probe import ProbeRecord
     from runcancel.recording import Recorder
 
 SESSION = pytest.StashKey[SessionRecord]()
 RECORDER: pytest.StashKey[Recorder] = pytest.StashKey()
+PROBE: pytest.StashKey[ProbeRecord] = pytest.StashKey()
 TARGET_FIXTURES = {"runcancel_target", "runcancel_client", "arrange"}
 # Fixtures through which a test or a fixture reaches the target: its requests go to a cassette.
 TALKING_FIXTURES = TARGET_FIXTURES | {"runcancel_arrangers"}
@@ -74,6 +76,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="DIR",
         help="Folder of the cassettes (--target replay, --record-mode). Env: RUNCANCEL_CASSETTE_DIR. "
         "Default: cassettes/ in the rootdir.",
+    )
+    group.addoption(
+        "--probe-examples",
+        default=None,
+        metavar="N",
+        help="Budget of the probe suite's schemathesis fuzzing phase (cases generated). "
+        "Env: RUNCANCEL_PROBE_EXAMPLES. Default: 100.",
+    )
+    group.addoption(
+        "--probe-seed",
+        default=None,
+        metavar="SEED",
+        help="Seed of the probe suite's generated cases, or 'random'. Env: RUNCANCEL_PROBE_SEED. "
+        "Default: a fixed seed, so runs repeat (and replay).",
     )
     for _flag, _env, key, default in CHAIN.values():
         if key:
@@ -170,7 +186,7 @@ def pytest_runtest_makereport(
     return report
 
 
-def pytest_report_header(config: pytest.Config) -> str | None:
+def pytest_report_header(config: pytest.Config) -> list[str] | None:
     record = config.stash.get(SESSION, None)
     if record is None:
         return None
@@ -178,12 +194,19 @@ def pytest_report_header(config: pytest.Config) -> str | None:
     key = f"from {s.api_key.source}" if s.api_key.value else "the built-in mock's"
     where = "the built-in reference mock" if s.uses_mock else s.target.value
     recorder = config.stash.get(RECORDER, None)
+    probe = (
+        f"runcancel probe: seed {s.probe_seed.value} (from {s.probe_seed.source}), "
+        f"{s.probe_examples.value} examples (from {s.probe_examples.source})"
+    )
     if recorder is not None and recorder.replaying:
-        return f"runcancel: replaying {recorder.cassette_dir}, network blocked (from {s.target.source})"
+        return [
+            f"runcancel: replaying {recorder.cassette_dir}, network blocked (from {s.target.source})",
+            probe,
+        ]
     recording = (
         f"; recording into {recorder.cassette_dir} (--record-mode {recorder.mode})" if recorder else ""
     )
-    return f"runcancel: target {where} (from {s.target.source}), API key {key}{recording}"
+    return [f"runcancel: target {where} (from {s.target.source}), API key {key}{recording}", probe]
 
 
 def pytest_terminal_summary(
@@ -204,6 +227,9 @@ def pytest_terminal_summary(
         terminalreporter.write_line(line)
     for finding in record.additive():
         terminalreporter.write_line(f"additive: [{finding.clause}] {finding.path}: {finding.observed}")
+    probe = config.stash.get(PROBE, None)
+    for line in probe.summary_lines() if probe is not None else []:
+        terminalreporter.write_line(line)
 
 
 # -- fixtures ----------------------------------------------------------------------------------------
@@ -344,6 +370,19 @@ def pytest_fixture_setup(
     suite = node_path.stem if node_path is not None and node_path.is_file() else "session"
     with recorder.cassette(recorder.path(suite, fixturedef.argname)):
         return (yield)
+
+
+@pytest.fixture(scope="session")
+def runcancel_probe(pytestconfig: pytest.Config) -> ProbeRecord:
+    """The probe suite's settings (seed, budget) and what it sent, for the terminal summary."""
+    from runcancel.probe import ProbeRecord, ProbeSettings
+
+    settings = pytestconfig.stash[SESSION].settings
+    record = ProbeRecord(
+        ProbeSettings(seed=settings.probe_seed.value, examples=settings.probe_examples.value)
+    )
+    pytestconfig.stash[PROBE] = record
+    return record
 
 
 @pytest.fixture

@@ -7,16 +7,31 @@ The environment variables are the openai SDK's where one exists (`OPENAI_BASE_UR
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-__all__ = ["MOCK", "RECORD_MODES", "REPLAY", "Setting", "Settings", "SettingsError", "resolve_settings"]
+__all__ = [
+    "DEFAULT_PROBE_EXAMPLES",
+    "DEFAULT_PROBE_SEED",
+    "MOCK",
+    "RECORD_MODES",
+    "REPLAY",
+    "Setting",
+    "Settings",
+    "SettingsError",
+    "resolve_settings",
+]
 
 T = TypeVar("T")
 MOCK = "mock"
 REPLAY = "replay"  # answer every request from the cassettes, network blocked
 RECORD_MODES = ("none", "once", "new_episodes", "all", "rewrite")  # pytest-recording's
+# The probe's generation: a fixed seed, so a run is reproducible (and replayable) unless told otherwise,
+# and a budget that keeps the probe suite at a couple of seconds against a local server.
+DEFAULT_PROBE_SEED = 20231106
+DEFAULT_PROBE_EXAMPLES = 100
 
 
 class SettingsError(ValueError):
@@ -37,6 +52,8 @@ class Settings:
     arrange_timeout: Setting[float]
     record_mode: Setting[str | None] = Setting(None, "default")
     cassette_dir: Setting[str] = Setting("cassettes", "default")
+    probe_examples: Setting[int] = Setting(DEFAULT_PROBE_EXAMPLES, "default")
+    probe_seed: Setting[int] = Setting(DEFAULT_PROBE_SEED, "default")
 
     @property
     def uses_mock(self) -> bool:
@@ -59,6 +76,13 @@ CHAIN: dict[str, tuple[str, str, str | None, str | None]] = {
     "arrange_timeout": ("--arrange-timeout", "RUNCANCEL_ARRANGE_TIMEOUT", "runcancel_arrange_timeout", "30"),
     "record_mode": ("--record-mode", "RUNCANCEL_RECORD_MODE", "runcancel_record_mode", None),
     "cassette_dir": ("--cassette-dir", "RUNCANCEL_CASSETTE_DIR", "runcancel_cassette_dir", "cassettes"),
+    "probe_examples": (
+        "--probe-examples",
+        "RUNCANCEL_PROBE_EXAMPLES",
+        "runcancel_probe_examples",
+        str(DEFAULT_PROBE_EXAMPLES),
+    ),
+    "probe_seed": ("--probe-seed", "RUNCANCEL_PROBE_SEED", "runcancel_probe_seed", str(DEFAULT_PROBE_SEED)),
 }
 
 
@@ -104,6 +128,8 @@ def resolve_settings(
         timeouts[name] = Setting(_seconds(flag)(str(chosen.value)), chosen.source)
     where, mode = _record_mode(Setting(str(target.value).strip(), target.source), options, env, ini)
     cassette_dir = _choose("cassette_dir", options, env, ini)
+    examples = _choose("probe_examples", options, env, ini)
+    seed = _choose("probe_seed", options, env, ini)
     return Settings(
         target=where,
         api_key=key,
@@ -111,7 +137,32 @@ def resolve_settings(
         arrange_timeout=timeouts["arrange_timeout"],
         record_mode=mode,
         cassette_dir=Setting(str(cassette_dir.value), cassette_dir.source),
+        probe_examples=Setting(_count(examples), examples.source),
+        probe_seed=_seed(seed),
     )
+
+
+def _count(chosen: Setting[str | None]) -> int:
+    flag = CHAIN["probe_examples"][0] if chosen.source == "default" else chosen.source
+    text = str(chosen.value).strip()
+    if not text.isdigit() or int(text) < 1:
+        raise SettingsError(
+            f"runcancel: {flag} takes a whole number above 0, got {text!r}. Example: {flag} 200"
+        )
+    return int(text)
+
+
+def _seed(chosen: Setting[str | None]) -> Setting[int]:
+    """A whole number, or `random` for a fresh seed (shown in the report header, so it can be replayed)."""
+    flag = CHAIN["probe_seed"][0] if chosen.source == "default" else chosen.source
+    text = str(chosen.value).strip()
+    if text == "random":
+        return Setting(secrets.randbelow(2**32), f"{chosen.source}, random")
+    if not text.isdigit():
+        raise SettingsError(
+            f"runcancel: {flag} takes a whole number or 'random', got {text!r}. Example: {flag} 12345"
+        )
+    return Setting(int(text), chosen.source)
 
 
 def _record_mode(

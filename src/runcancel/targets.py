@@ -7,7 +7,9 @@ person can act on, and answers into `Exchange` records that checks read.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +23,7 @@ from runcancel.findings import Evidence
 __all__ = [
     "BETA_HEADER",
     "DEFAULT_TIMEOUT",
+    "SHORTENED_SEGMENT",
     "Exchange",
     "Target",
     "TargetClient",
@@ -226,6 +229,9 @@ def auth_class(header: str | None, api_key: str) -> str:
 
 
 _PRINTABLE = frozenset(range(0x21, 0x7F))
+_LONGEST_SEGMENT = 4096
+# How `_stand_in` ends a segment it shortened: `~<16 hex digits of its SHA-256>~<its length>`.
+SHORTENED_SEGMENT = re.compile(r"~[0-9a-f]{16}~[0-9]+$")
 _KEPT_IN_STAND_IN = _PRINTABLE - {ord("#"), ord("%")}
 
 
@@ -239,12 +245,16 @@ def show_target(target: bytes, limit: int = 300) -> str:
 
 
 def _stand_in(target: bytes) -> bytes:
-    """`target` with `.`/`..` segments, `#`, stray `%` and non-printable bytes percent-encoded."""
+    """`target` with `.`/`..` segments, `#`, stray `%` and non-printable bytes percent-encoded; a
+    segment too long for a URL shortened to its start, a digest and its length."""
     segments = []
     for segment in target.split(b"/"):
         if segment in (b".", b".."):
             segments.append(b"%2E" * len(segment))
             continue
+        if len(segment) > _LONGEST_SEGMENT:
+            digest = hashlib.sha256(segment).hexdigest()[:16]
+            segment = segment[: _LONGEST_SEGMENT // 2] + f"~{digest}~{len(segment)}".encode()
         out = bytearray()
         for i, b in enumerate(segment):
             escape = segment[i + 1 : i + 3]

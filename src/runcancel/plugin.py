@@ -117,6 +117,7 @@ def pytest_configure(config: pytest.Config) -> None:
             _api_key(settings),
             os.environ,
         )
+        config.add_cleanup(config.stash[RECORDER].scrub_logs())
 
 
 def _cassette_dir(config: pytest.Config, settings: Settings) -> Path:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import logging
 import re
 import shlex
 import socket
@@ -184,6 +185,52 @@ class Scrubber:
         return response
 
 
+class _ScrubbedLog(logging.Filter):
+    """Log records of the HTTP stack, scrubbed: a `--log-file` at DEBUG level must not keep a secret.
+
+    vcrpy logs each answer as received, before scrubbing (kept: the request; left out: the answer);
+    httpcore logs every answer's headers (the values of secret ones are redacted).
+    """
+
+    def __init__(self, scrubber: Scrubber) -> None:
+        super().__init__()
+        self.scrubber = scrubber
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(record.msg, str) and record.msg.startswith("Appending") and isinstance(args, tuple):
+            record.msg = "Appending request %s (its answer is written scrubbed)"
+            record.args = args[:1]
+        message = _LOGGED_HEADER.sub(_redact_logged_header, record.getMessage())
+        record.msg, record.args = self.scrubber.text(message), None
+        return True
+
+
+# The loggers of the HTTP stack that see requests and answers: vcrpy's, httpcore's, httpx's.
+HTTP_LOGGERS = (
+    "vcr.cassette",
+    "vcr.matchers",
+    "vcr.request",
+    "vcr.stubs",
+    "vcr.stubs.httpx_stubs",
+    "httpcore.connection",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+    "httpx",
+)
+# A header as httpcore logs it: (b'name', b'value').
+_LOGGED_HEADER = re.compile(r"""\(b(['"])(?P<name>[\w-]+)\1, b(['"])(?P<value>.*?)\3\)""")
+SECRET_HEADERS = {*KEY_HEADERS, *ACCOUNT_HEADERS, *DROPPED_HEADERS}
+
+
+def _redact_logged_header(match: re.Match[str]) -> str:
+    if match["name"].lower() not in SECRET_HEADERS:
+        return match[0]
+    start, end = match.start("value") - match.start(), match.end("value") - match.start()
+    return match[0][:start] + REDACTED + match[0][end:]
+
+
 # -- matching ------------------------------------------------------------------------------------------
 
 
@@ -322,6 +369,19 @@ class Recorder:
         self._vcr.register_matcher("auth_class", _auth_class)
         self._vcr.register_matcher("openai_beta", _header_matcher("openai-beta", "OpenAI-Beta"))
         self._vcr.register_persister(_Persister(self))
+        self._log_filter = _ScrubbedLog(self.scrubber)
+
+    def scrub_logs(self) -> Callable[[], None]:
+        """Scrub what the HTTP stack logs from now on; the function returned stops it."""
+        loggers = [logging.getLogger(name) for name in HTTP_LOGGERS]
+        for logger in loggers:
+            logger.addFilter(self._log_filter)
+
+        def stop() -> None:
+            for logger in loggers:
+                logger.removeFilter(self._log_filter)
+
+        return stop
 
     @classmethod
     def from_environment(

@@ -23,7 +23,7 @@ from urllib.parse import unquote, urlsplit
 
 import yaml
 
-from runcancel.findings import Evidence, Finding, Severity, preview
+from runcancel.findings import Evidence, Finding, Severity, TargetVerdict, preview
 
 __all__ = [
     "Answer",
@@ -46,15 +46,6 @@ _ID_TOKEN = re.compile(r"\b(?:asst|thread|run|call|req|msg|step)_[A-Za-z0-9]+\b"
 
 class BaselineError(Exception):
     """The baseline folder cannot serve as a baseline (missing, empty, not this endpoint)."""
-
-
-@dataclass(frozen=True)
-class TargetVerdict:
-    """A statement about the whole target, reported once and on top (e.g. endpoint retired)."""
-
-    kind: str
-    message: str
-    evidence: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,20 @@ from __future__ import annotations
 
 import enum
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Evidence", "Finding", "NotVerified", "Severity", "format_findings", "json_path", "preview"]
+__all__ = [
+    "Evidence",
+    "Finding",
+    "NotVerified",
+    "Severity",
+    "TargetVerdict",
+    "format_findings",
+    "json_path",
+    "preview",
+]
 
 
 class Severity(enum.StrEnum):
@@ -98,3 +108,15 @@ class NotVerified:
 
     def __str__(self) -> str:
         return f"[{self.clause}] not verified: {self.reason}"
+
+
+@dataclass(frozen=True)
+class TargetVerdict:
+    """A statement about the whole target (say `endpoint-retired`), reported once and first."""
+
+    kind: str
+    message: str
+    evidence: Sequence[str] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "evidence", tuple(self.evidence))

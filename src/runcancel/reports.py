@@ -19,7 +19,7 @@ import os
 import re
 import tempfile
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
@@ -28,7 +28,7 @@ from typing import Any, Literal, cast
 
 from runcancel import __version__
 from runcancel.clauses import all_clauses
-from runcancel.findings import Evidence, Finding, Severity
+from runcancel.findings import Evidence, Finding, Severity, TargetVerdict
 from runcancel.session import SessionRecord, Verdict
 
 __all__ = [
@@ -92,18 +92,6 @@ def exit_decision(findings: Iterable[Finding], fail_on: str) -> bool:
 
 
 # -- the model ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TargetVerdict:
-    """A verdict on the whole target (say `endpoint-retired`), computed elsewhere, shown first."""
-
-    kind: str
-    message: str
-    evidence: Sequence[str] = ()
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "evidence", tuple(self.evidence))
 
 
 @dataclass(frozen=True)

@@ -264,8 +264,14 @@ def test_the_error_envelope_needs_all_four_keys() -> None:
     assert envelope_findings({"detail": "Not Found"})[0].path == "$.error"
 
 
+# Integral floats (1.0) are left out: JSON Schema counts them as integers, the models do not (see
+# test_an_integral_float_is_not_an_integer), and that is the one place the two sides differ.
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False).filter(lambda x: not x.is_integer())
+    | st.text(max_size=8),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
     max_leaves=12,
 )
@@ -278,6 +284,13 @@ def test_models_and_contract_accept_and_reject_the_same_values(field: str, value
     model_clauses = {f.clause for f in run_findings(data) if f.severity is Severity.BREAKING}
     contract_clauses = {f.clause for f in contract_findings(data)}
     assert model_clauses == contract_clauses
+
+
+def test_an_integral_float_is_not_an_integer() -> None:
+    """`created_at: 1.0` breaks typed clients (an int64 will not parse it): the models report it,
+    even though JSON Schema, and so the contract document alone, counts 1.0 as an integer."""
+    assert [f.clause for f in run_findings({**ANCHOR, "created_at": 1700000000.0})] == ["schema.created_at"]
+    assert contract_findings({**ANCHOR, "created_at": 1700000000.0}) == []
 
 
 def test_the_contract_document_is_the_one_in_contracts() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from runcancel.settings import SettingsError, resolve_settings
+from runcancel.settings import DEFAULT_PROBE_EXAMPLES, DEFAULT_PROBE_SEED, SettingsError, resolve_settings
 
 
 def test_option_beats_environment_beats_config_beats_default() -> None:
@@ -59,3 +59,41 @@ def test_a_bad_value_names_where_it_came_from(
     """The error names the option or variable that gave the bad value, the value, and an example."""
     with pytest.raises(SettingsError, match=message.replace("(", r"\(")):
         resolve_settings(options, env, {})
+
+
+def test_the_probe_settings_follow_the_chain() -> None:
+    """--probe-examples and --probe-seed come from the option, the environment, the config or the default."""
+    s = resolve_settings({}, {}, {})
+    assert (s.probe_examples.value, s.probe_seed.value) == (DEFAULT_PROBE_EXAMPLES, DEFAULT_PROBE_SEED)
+    s = resolve_settings(
+        {"probe_examples": "7"},
+        {"RUNCANCEL_PROBE_EXAMPLES": "8", "RUNCANCEL_PROBE_SEED": "9"},
+        {"runcancel_probe_seed": "10"},
+    )
+    assert (s.probe_examples.value, s.probe_examples.source) == (7, "--probe-examples")
+    assert (s.probe_seed.value, s.probe_seed.source) == (9, "RUNCANCEL_PROBE_SEED")
+
+
+def test_a_random_probe_seed_is_drawn_once_and_says_so() -> None:
+    """`--probe-seed random` draws a seed when the settings are resolved; its source says it was random."""
+    s = resolve_settings({"probe_seed": "random"}, {}, {})
+    assert 0 <= s.probe_seed.value < 2**32
+    assert s.probe_seed.source == "--probe-seed, random"
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        pytest.param(
+            {"probe_examples": "0"}, "--probe-examples takes a whole number above 0, got '0'", id="zero"
+        ),
+        pytest.param({"probe_examples": "many"}, "--probe-examples takes a whole number", id="word"),
+        pytest.param(
+            {"probe_seed": "-3"}, "--probe-seed takes a whole number or 'random', got '-3'", id="negative"
+        ),
+    ],
+)
+def test_a_bad_probe_setting_is_refused(options: dict[str, str], message: str) -> None:
+    """A budget below 1 or a seed that is not a whole number is refused with an example."""
+    with pytest.raises(SettingsError, match=message):
+        resolve_settings(options, {}, {})

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 import httpx
 import pytest
 
-from runcancel.targets import Target, TargetError, cancel_path, normalize_base_url
+from runcancel.targets import Target, TargetError, cancel_path, normalize_base_url, show_target
 
 
 @pytest.mark.parametrize(
@@ -66,3 +70,58 @@ def test_headers_are_sent_by_default_and_can_be_dropped() -> None:
     assert seen[0]["openai-beta"] == "assistants=v2"
     assert "authorization" not in seen[1]
     assert seen[1]["openai-beta"] == "assistants=v1"
+
+
+@pytest.fixture(scope="module")
+def wire() -> Iterator[tuple[str, list[str]]]:
+    """A plain HTTP server that keeps each request-target as it came off the wire."""
+    seen: list[str] = []
+
+    class Keep(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            seen.append(self.path)
+            self.send_response(404)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Keep)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", seen
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        pytest.param(b"/threads/../runs/r/cancel", id="dot-dot"),
+        pytest.param(b"/threads/./runs/r/cancel", id="dot"),
+        pytest.param(b"/threads/a#b/runs/r/cancel", id="hash"),
+        pytest.param(b"/threads/%/runs/r/cancel", id="lone-percent"),
+        pytest.param(b"/threads/a?b/runs/r/cancel", id="question-mark"),
+        pytest.param(b"/threads//runs/r/cancel", id="empty"),
+        pytest.param(b"/threads/" + b"t" * 8192 + b"/runs/r/cancel", id="8k"),
+    ],
+)
+def test_send_raw_puts_the_target_on_the_wire_byte_for_byte(
+    wire: tuple[str, list[str]], target: bytes
+) -> None:
+    """send_raw's bytes reach the server unchanged; the exchange shows them as sent."""
+    url, seen = wire
+    with Target(url, api_key="k").client() as client:
+        exchange = client.send_raw("POST", target)
+    assert seen[-1].encode("latin-1") == b"/v1" + target
+    assert exchange.status == 404
+    assert exchange.url == f"{url}{show_target(b'/v1' + target)}"
+
+
+def test_show_target_escapes_and_shortens() -> None:
+    """Bytes outside printable ASCII read as \\xNN; a long target keeps its ends and says its length."""
+    assert show_target(b"/a b/\x00\xc3\xa9") == "/a\\x20b/\\x00\\xc3\\xa9"
+    long = show_target(b"/" + b"x" * 1000 + b"/end")
+    assert long.endswith("/end")
+    assert "...(1005 bytes)..." in long

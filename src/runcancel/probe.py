@@ -521,6 +521,8 @@ def judge_edge_case(case: EdgeCase, ids: Ids, exchange: Exchange) -> list[Findin
                 problem or f"a {exchange.status} answer, content-type {kind}",
             )
         )
+    if problem or exchange.status < 300:
+        return findings
     message = _error_message(exchange.content)
     match = NOT_FOUND_MESSAGE.fullmatch(message) if message is not None else None
     sent = case.sent_ids(ids)
@@ -531,8 +533,8 @@ def judge_edge_case(case: EdgeCase, ids: Ids, exchange: Exchange) -> list[Findin
     ):
         expected = f"No {case.expect.names} found with id {preview(sent[case.expect.names], 60)}."
         findings.append(finding("$.error.message", expected, preview(message, 120)))
-    elif case.echo and (problem := echo_problem(exchange.content, sent)):
-        findings.append(finding("$.error.message", "the id sent, decoded", problem))
+    elif case.echo and (wrong := echo_problem(exchange.content, sent)):
+        findings.append(finding("$.error.message", "the id sent, decoded", wrong))
     return findings
 
 

@@ -160,7 +160,7 @@ class TargetClient:
         httpx would resolve `.` and `..` segments, cut the path at `#` and refuse bytes a URL cannot
         hold; here the bytes reach the server as given (httpcore's `target` extension). The URL httpx
         keeps, and so what a cassette records, is the same target where httpx can hold it unchanged,
-        else the target with its dot segments, `#` and non-printable bytes percent-encoded. The
+        else the target with its dot segments and the bytes a URL path cannot hold percent-encoded. The
         exchange's `url` shows the target as sent, bytes outside printable ASCII as `\\xNN`.
         """
         sent = self.headers_for(headers)
@@ -232,7 +232,10 @@ _PRINTABLE = frozenset(range(0x21, 0x7F))
 _LONGEST_SEGMENT = 4096
 # How `_stand_in` ends a segment it shortened: `~<16 hex digits of its SHA-256>~<its length>`.
 SHORTENED_SEGMENT = re.compile(r"~[0-9a-f]{16}~[0-9]+$")
-_KEPT_IN_STAND_IN = _PRINTABLE - {ord("#"), ord("%")}
+# RFC 3986's pchar, less `%`: what a URL path holds as it is.
+_KEPT_IN_STAND_IN = frozenset(
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;=:@"
+)
 
 
 def show_target(target: bytes, limit: int = 300) -> str:
@@ -245,8 +248,9 @@ def show_target(target: bytes, limit: int = 300) -> str:
 
 
 def _stand_in(target: bytes) -> bytes:
-    """`target` with `.`/`..` segments, `#`, stray `%` and non-printable bytes percent-encoded; a
-    segment too long for a URL shortened to its start, a digest and its length."""
+    """`target` with its dot segments and every byte a URL path cannot hold as it is (`?`, `#`, a `%`
+    that starts no escape, non-ASCII...) percent-encoded; a segment too long for a URL shortened to its
+    start, a digest and its length."""
     segments = []
     for segment in target.split(b"/"):
         if segment in (b".", b".."):

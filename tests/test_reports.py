@@ -228,14 +228,24 @@ def test_an_unknown_policy_is_refused_with_the_allowed_values() -> None:
         ),
         pytest.param(full_record(), "breaking", [breaking("drift.x")], True, "NOT CERTIFIED", id="drift"),
         pytest.param(record_of(), "breaking", [], False, "NOT CERTIFIED", id="nothing-verified"),
+        pytest.param(
+            record_of(("cancel.status", [])), "breaking", [], False, "INCOMPLETE", id="some-not-verified"
+        ),
     ],
 )
 def test_verdict_and_exit_decision(
     record: SessionRecord, fail_on: str, drift: list[Finding], fail: bool, verdict: str
 ) -> None:
-    """CERTIFIED needs a verified clause and nothing failing under the policy (never judges as breaking)."""
+    """CERTIFIED needs every clause held and nothing failing under the policy (never judges as
+    breaking); with nothing broken but clauses left not verified, the verdict is INCOMPLETE."""
     report = build_report(record, fail_on=fail_on, drift=drift)
     assert (report.fail, report.verdict) == (fail, verdict)
+
+
+def test_a_whole_target_verdict_withholds_the_certificate() -> None:
+    """An endpoint reported retired (or any target verdict) is never CERTIFIED."""
+    retired = TargetVerdict("endpoint-retired", "every request answered 404")
+    assert build_report(full_record(), target_verdicts=iter([retired])).verdict == "NOT CERTIFIED"
 
 
 # -- findings.json -----------------------------------------------------------------------------------

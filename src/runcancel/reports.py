@@ -133,8 +133,16 @@ class Report:
         return {state: counted[state] for state in STATES}
 
     @property
+    def complete(self) -> bool:
+        """Every clause was verified: none is left not verified."""
+        return all(c.state != "not verified" for c in self.clauses)
+
+    @property
     def verdict(self) -> str:
-        return "CERTIFIED" if self.certified else "NOT CERTIFIED"
+        """CERTIFIED (every clause held), INCOMPLETE (none broken, some not verified), NOT CERTIFIED."""
+        if not self.certified:
+            return "NOT CERTIFIED"
+        return "CERTIFIED" if self.complete else "INCOMPLETE"
 
     def suites(self) -> list[tuple[str, list[ClauseResult]]]:
         """The clauses grouped by suite, in the suites' order, then any other."""
@@ -177,11 +185,13 @@ def build_report(
 
     `drift` holds the findings of a comparison with `baseline` (a label, say the baseline's path);
     without a baseline, drift.md says none was given. The exit decision weighs the clause findings
-    and the drift findings under `fail_on`. The verdict is CERTIFIED when nothing breaks the
+    and the drift findings under `fail_on`. The target is certified when nothing breaks the
     contract under the policy (under `never`, judged as under `breaking`: the policy decides the exit
-    code, not what the target is) and at least one clause was verified.
+    code, not what the target is), no whole-target verdict stands, and at least one clause was
+    verified; the verdict reads INCOMPLETE while any clause is not verified.
     """
     policy = _check_fail_on(fail_on)
+    standing = tuple(target_verdicts)
     states = record.clause_states()
     by_clause: dict[str, list[Verdict]] = {}
     for v in record.verdicts:
@@ -218,10 +228,10 @@ def build_report(
         finished=_utc(finished),
         fail_on=policy,
         fail=exit_decision(weighed, policy),
-        certified=verified and not exit_decision(weighed, judged_as),
+        certified=verified and not exit_decision(weighed, judged_as) and not standing,
         clauses=tuple(results),
         findings=findings,
-        target_verdicts=tuple(target_verdicts),
+        target_verdicts=standing,
         drift=drift_found,
         baseline=baseline,
         notes=tuple(notes),
@@ -447,9 +457,11 @@ code { background: var(--code); border-radius: 4px; padding: 0 4px; overflow-wra
 header.summary { background: #fff; border: 1px solid var(--line); border-top: 8px solid var(--fail);
   border-radius: 8px; padding: 20px 24px; }
 header.summary.certified { border-top-color: var(--pass); }
+header.summary.incomplete { border-top-color: var(--nv); }
 .eyebrow { color: var(--muted); margin: 0; font-size: 0.85em; }
 h1 { margin: 4px 0 4px; font-size: 2.2em; letter-spacing: 0.02em; color: var(--fail); }
 .certified h1 { color: var(--pass); }
+.incomplete h1 { color: var(--nv); }
 .meta { margin: 0; color: var(--muted); }
 .meta b { color: var(--ink); overflow-wrap: anywhere; }
 .counts { display: flex; gap: 12px; margin: 18px 0 12px; flex-wrap: wrap; }
@@ -528,7 +540,7 @@ def _html_clause(c: ClauseResult) -> str:
 def render_certification_html(report: Report) -> str:
     n = report.counts
     total = max(len(report.clauses), 1)
-    status = "certified" if report.certified else "not-certified"
+    status = report.verdict.lower().replace(" ", "-")
     bar = "".join(
         f'<span class="{s.replace(" ", "-")}" style="width:{100 * n[s] / total:.2f}%"></span>' for s in STATES
     )

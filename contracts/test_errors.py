@@ -15,6 +15,8 @@ import pytest
 
 from runcancel.arrange import ArrangedRun
 from runcancel.checks import ErrorExpectation, check_error_answer, decode, status_kept
+from runcancel.findings import Finding
+from runcancel.models import envelope_findings
 from runcancel.targets import cancel_path
 
 UNKNOWN_THREAD = "thread_runcancelUnknownThread00"
@@ -115,3 +117,22 @@ def test_wrong_method(
         check_error_answer(exchange, clause, expectation)
         + status_kept(clause, arranged.status, arrange.read(arranged.thread_id, arranged.run_id)),
     )
+
+
+@pytest.mark.parametrize("clause", ["error.envelope"])
+def test_error_envelope(clause: str, positive_path: None, runcancel_client: Any, verdict: Any) -> None:
+    """Every kind of refusal (not found, no key, no beta header, unknown URL) is the four-key envelope."""
+    requests = [
+        ("POST", cancel_path(UNKNOWN_THREAD, UNKNOWN_RUN), {}),
+        ("POST", cancel_path(UNKNOWN_THREAD, UNKNOWN_RUN), {"Authorization": None}),
+        ("POST", cancel_path(UNKNOWN_THREAD, UNKNOWN_RUN), {"OpenAI-Beta": None}),
+        ("GET", cancel_path(UNKNOWN_THREAD, UNKNOWN_RUN), {}),
+    ]
+    findings: list[Finding] = []
+    for method, path, headers in requests:
+        exchange = runcancel_client.send(method, path, headers=headers)
+        data, bad = decode(exchange, clause)
+        findings += bad
+        if data is not None:
+            findings += [f.under(clause).with_evidence(exchange.evidence) for f in envelope_findings(data)]
+    verdict(clause, findings)

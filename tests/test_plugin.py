@@ -203,3 +203,23 @@ def test_default_key_is_the_mock_key(pytester: pytest.Pytester, mock: MockServer
     )
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--target", mock.url)
     result.assert_outcomes(passed=1)
+
+
+def test_a_clause_test_that_ends_before_its_verdict_is_recorded_not_verified(
+    pytester: pytest.Pytester,
+) -> None:
+    """A clause test skipped while arranging counts as not verified with its reason, not as unchecked."""
+    pytester.makepyfile(
+        "import pytest\n"
+        "@pytest.mark.parametrize('clause', ['lifecycle.cancel_finished'])\n"
+        "def test_x(clause, arrange, verdict):\n"
+        "    arrange.run('failed')\n"
+    )
+    with MockServer(MockConfig(step=5)) as slow:
+        result = pytester.runpytest_inprocess(
+            "-p", "no:cacheprovider", "--target", slow.url, "--arrange-timeout", "0.1"
+        )
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(
+        ["*0 clauses held, 0 broken, 1 not verified*", "not verified: lifecycle.cancel_finished"]
+    )

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from runcancel.arrange import ArrangedRun, ArrangeError, Arranger, NotArranged
-from runcancel.findings import Finding, Severity
+from runcancel.findings import Finding, NotVerified, Severity
 from runcancel.rules import Outcome
 from runcancel.session import SessionRecord
 from runcancel.settings import CHAIN, Settings, SettingsError, resolve_settings
@@ -184,7 +184,24 @@ def pytest_runtest_makereport(
         explained = item.config.stash[RECORDER].explain(call.excinfo.value, item.nodeid)
         if explained is not None:
             report.longrepr = explained
+    _record_unjudged(item, report)
     return report
+
+
+def _record_unjudged(item: pytest.Item, report: TestReport) -> None:
+    """A clause test that ended before its verdict (a run it could not arrange, a target error) is
+    recorded as not verified, with the reason, so reports never show it as merely unchecked."""
+    clause = getattr(item, "callspec", None) and item.callspec.params.get("clause")  # type: ignore[attr-defined]
+    record = item.config.stash.get(SESSION, None)
+    if not isinstance(clause, str) or record is None or not (report.skipped or report.failed):
+        return
+    if report.when == "teardown" or any(v.nodeid == item.nodeid for v in record.verdicts):
+        return
+    if report.skipped and isinstance(report.longrepr, tuple):
+        reason = str(report.longrepr[2]).removeprefix("Skipped: ").removeprefix("not verified: ")
+    else:
+        reason = "the test ended before judging: " + (report.longreprtext.strip().splitlines() or ["?"])[0]
+    record.record(clause, NotVerified(clause, reason), item.nodeid)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str] | None:

@@ -371,7 +371,7 @@ def test_a_fault_fails_its_check_with_the_request(
 
 def test_an_unknown_check_name_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     """A check name schemathesis does not know is an error, never a silently skipped check."""
-    typo = probe.GeneratedCheck("probe.typo", "status_code_conformanse", "a typo", "status")
+    typo = probe.GeneratedCheck("probe.typo", "status_code_conformanse", "a typo", "status", "-")
     monkeypatch.setattr(probe, "GENERATED_CHECKS", (*GENERATED_CHECKS, typo))
     with pytest.raises(ProbeError, match="unknown schemathesis checks status_code_conformanse"):
         probe.resolve_checks()

@@ -192,6 +192,7 @@ class GeneratedCheck:
     check: str  # schemathesis's name of a built-in check, or one of OWN_CHECKS
     title: str
     path: str  # where its findings point: status, a header, a JSON path
+    expected: str  # what an answer must be, as a finding says it
     overlay: str | None = None  # what it takes from the answers the contract adds upstream
     applies: str = "every answer"  # or "2xx answers", "other methods": where it can fail at all
     anchor: bool = True  # it applies to the anchor's answer too (ids that exist)
@@ -205,12 +206,15 @@ class GeneratedCheck:
 
 
 GENERATED_CHECKS = (
-    GeneratedCheck("probe.not_a_server_error", "not_a_server_error", "no answer is a 5xx", "status"),
+    GeneratedCheck(
+        "probe.not_a_server_error", "not_a_server_error", "no answer is a 5xx", "status", "a status below 500"
+    ),
     GeneratedCheck(
         "probe.status_code_conformance",
         "status_code_conformance",
         "every status is one the contract documents",
         "status",
+        "a documented status (200, 400, 401, 404, 429)",
         overlay="accepts 400, 401 and 404 only because the contract adds them",
     ),
     GeneratedCheck(
@@ -218,6 +222,7 @@ GENERATED_CHECKS = (
         "content_type_conformance",
         "every answer has its documented content type",
         "header content-type",
+        "the documented content type (application/json)",
         overlay="the content type of 400, 401 and 404 answers comes from the added responses",
     ),
     GeneratedCheck(
@@ -225,6 +230,7 @@ GENERATED_CHECKS = (
         "response_schema_conformance",
         "every answer's body fits its documented schema",
         "$",
+        "a body that fits the documented schema (Run, ErrorResponse)",
         overlay="400, 401 and 404 bodies are judged against the added ErrorResponse",
     ),
     GeneratedCheck(
@@ -232,6 +238,7 @@ GENERATED_CHECKS = (
         "response_headers_conformance",
         "every answer carries its documented headers",
         "header x-request-id",
+        "the documented headers (x-request-id, openai-version, openai-processing-ms)",
         overlay="every header it checks (x-request-id, openai-version, openai-processing-ms) is added",
     ),
     GeneratedCheck(
@@ -239,6 +246,7 @@ GENERATED_CHECKS = (
         "ignored_auth",
         "a request that succeeded with the key fails without it, and with a wrong one (401)",
         "status",
+        "401 for the same request without the key and with a wrong one",
         applies="2xx answers",
     ),
     GeneratedCheck(
@@ -246,6 +254,7 @@ GENERATED_CHECKS = (
         "unsupported_method",
         "a method the path does not serve is refused (405, or 404 for ids that do not exist)",
         "status",
+        "405, or 404 for ids that do not exist",
         applies="other methods",
     ),
     GeneratedCheck(
@@ -253,6 +262,7 @@ GENERATED_CHECKS = (
         "runcancel_error_envelope",
         "every answer that is not 2xx is the OpenAI error envelope, with error.type",
         "$.error",
+        "the OpenAI error envelope with a string error.type",
         overlay="the envelope on 400, 401 and 404 is the live API's",
     ),
     GeneratedCheck(
@@ -260,6 +270,7 @@ GENERATED_CHECKS = (
         "runcancel_echoed_id",
         "a 404 `No thread|run found with id '<id>'.` quotes the id sent, decoded",
         "$.error.message",
+        "the id sent, percent-decoded",
         overlay="the message is the live API's 404, added by the contract",
     ),
     GeneratedCheck(
@@ -267,11 +278,16 @@ GENERATED_CHECKS = (
         "runcancel_never_created",
         "ids nobody created are never answered 2xx",
         "status",
+        "no 2xx: these ids were never created",
         anchor=False,
     ),
 )
 ANSWERED = GeneratedCheck(
-    "probe.answered", "", "every generated request is answered within --request-timeout", "status"
+    "probe.answered",
+    "",
+    "every generated request is answered within --request-timeout",
+    "status",
+    "an answer within --request-timeout",
 )
 
 
@@ -737,12 +753,12 @@ def _probe_case(
     try:
         exchange = client.send_raw(case.method, target, headers=overrides)
     except TargetError as exc:
-        shown = f"{case.method} {client.target.base_url}{case.formatted_path}"
+        shown = f"{client.target.base_url}{case.formatted_path}"
         run.results[ANSWERED.clause].failures.append(
             Finding(
                 ANSWERED.clause,
                 "status",
-                "an answer",
+                ANSWERED.expected,
                 f"no answer: {exc}",
                 evidence=Evidence(case.method, shown),
             )
@@ -783,7 +799,7 @@ def _probe_case(
             if len(result.failures) < SHOWN_FAILURES:
                 observed = f"{'; '.join(problems)}; answer {exchange.status} {preview(exchange.content, 80)}"
                 result.failures.append(
-                    Finding(check.clause, check.path, check.title, observed, evidence=evidence)
+                    Finding(check.clause, check.path, check.expected, observed, evidence=evidence)
                 )
     return exchange
 

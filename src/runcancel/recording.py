@@ -7,7 +7,8 @@ or answered from the active cassette. This module holds all of it; the plugin on
 - Modes are pytest-recording's: `none` (replay only), `once`, `new_episodes`, `all`, and `rewrite`
   (delete the cassette, then record it as `new_episodes`).
 - Matching tells apart what the contract tells apart: method, path, query, which key was sent
-  (the session's, another, or none: `auth_class`) and the `OpenAI-Beta` header (`openai_beta`).
+  (the session's, another, or none) and the `OpenAI-Beta` header, in one matcher
+  (`request_signature`).
   Scheme, host and port are left out, so cassettes replay whatever base URL recorded them. Bodies
   are left out too: they carry ids of the recording, which the arranging step reads back anyway.
 - Scrubbing happens before anything is matched or written: the key headers become placeholders
@@ -59,13 +60,12 @@ __all__ = [
 RECORD_MODES = ("none", "once", "new_episodes", "all", "rewrite")
 # Replay never contacts a server; `.invalid` can never resolve, should anything try.
 REPLAY_BASE_URL = "http://replay.invalid/v1"
-MATCH_ON = ("method", "path", "query", "auth_class", "openai_beta")
+MATCH_ON = ("request_signature",)
 
 KEY_VALID = "<valid-key>"
 KEY_OTHER = "<other-key>"
 REDACTED = "<redacted>"
 KEY_HEADERS = ("authorization", "api-key")  # OpenAI's and Azure OpenAI's
-KEY_LABELS = {"authorization": "Authorization", "api-key": "api-key"}
 ACCOUNT_HEADERS = {"openai-organization": "<org-id>", "openai-project": "<project-id>"}
 DROPPED_HEADERS = {"cookie", "set-cookie"}
 # Values shorter than this are not replaced in text: a short "secret" would garble every cassette.
@@ -234,19 +234,43 @@ def _redact_logged_header(match: re.Match[str]) -> str:
 # -- matching ------------------------------------------------------------------------------------------
 
 
-def _header_matcher(name: str, label: str) -> Callable[[Any, Any], None]:
-    def match(live: Any, recorded: Any) -> None:
-        ours, theirs = live.headers.get(name), recorded.headers.get(name)
-        assert ours == theirs, f"{label} {ours or 'absent'} != {theirs or 'absent'} (recorded)"
-
-    return match
+# What a request is matched on, in the order its differences are told.
+_SIGNATURE = ("method", "path", "query", "Authorization", "api-key", "OpenAI-Beta")
 
 
-def _auth_class(live: Any, recorded: Any) -> None:
-    """Both requests were scrubbed, so their key headers are already classes; compare them."""
-    for name in KEY_HEADERS:
-        ours, theirs = live.headers.get(name), recorded.headers.get(name)
-        assert ours == theirs, f"{KEY_LABELS[name]} {ours or 'absent'} != {theirs or 'absent'} (recorded)"
+def _signature(request: Any) -> tuple[str | None, ...]:
+    headers, uri = request.headers, request.parsed_uri
+    return (
+        request.method.upper(),
+        uri.path or "/",
+        uri.query,
+        headers.get("authorization"),
+        headers.get("api-key"),
+        headers.get("openai-beta"),
+    )
+
+
+def request_signature(live: Any, recorded: Any) -> None:
+    """The one matcher: method, path, query, key class and beta header, all compared at once.
+
+    vcrpy runs every matcher against every recorded request, so one cheap comparison instead of
+    five keeps replay of a large cassette fast; the message still names each difference. Both
+    requests were scrubbed first, so the key headers hold classes (`Bearer <valid-key>`), not keys.
+    """
+    cached = recorded.__dict__.get("_runcancel_signature")
+    if cached is None or cached[0] is not recorded.parsed_uri or cached[1] is not recorded.headers:
+        # Recorded requests never change once loaded; a copy (new uri and headers objects) recomputes.
+        cached = (recorded.parsed_uri, recorded.headers, _signature(recorded))
+        recorded.__dict__["_runcancel_signature"] = cached
+    ours, theirs = _signature(live), cached[2]
+    if ours == theirs:
+        return
+    differences = [
+        f"{name} {a if a is not None else 'absent'} != {b if b is not None else 'absent'}"
+        for name, a, b in zip(_SIGNATURE, ours, theirs, strict=True)
+        if a != b
+    ]
+    raise AssertionError("; ".join(differences) + " (recorded)")
 
 
 # -- network guard -------------------------------------------------------------------------------------
@@ -366,8 +390,7 @@ class Recorder:
             before_record_response=self.scrubber.response,
             record_on_exception=True,
         )
-        self._vcr.register_matcher("auth_class", _auth_class)
-        self._vcr.register_matcher("openai_beta", _header_matcher("openai-beta", "OpenAI-Beta"))
+        self._vcr.register_matcher("request_signature", request_signature)
         self._vcr.register_persister(_Persister(self))
         self._log_filter = _ScrubbedLog(self.scrubber)
 

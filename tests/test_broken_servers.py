@@ -1,0 +1,209 @@
+"""The contract suites against the catalogue of broken servers: each fault is caught, by its clause.
+
+Every server is a fresh app on its own port; the clause suites in `contracts/` run against it in
+process (pytester) with the project's own configuration, as `pytest contracts --target URL` would.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, cast
+
+import pytest
+
+# The suites' library, imported once here: pytester drops what an in-process run imported, and
+# building the contract's validators again for every run would cost a fifth of each run.
+import runcancel.checks  # noqa: F401
+from broken_servers import (
+    API_KEY,
+    BROKEN_SERVERS,
+    KNOWN_GAPS,
+    NO_CANCEL_ROUTE,
+    NO_ROUTE,
+    REFERENCE,
+    SLOW_CANCEL,
+    UNDOCUMENTED_FIELDS,
+    BrokenServer,
+    Served,
+    Server,
+)
+from runcancel.settings import CHAIN
+
+if TYPE_CHECKING:
+    from _pytest.mark import ParameterSet
+
+ROOT = Path(__file__).resolve().parents[1]
+# The clause suites, in the order `pytest contracts` runs them. The probe suite (generated requests,
+# contracts/test_probe.py) is left out: no fault here is aimed at it, and it triples the time of a run.
+SUITES = [ROOT / "contracts" / name for name in ("test_errors.py", "test_lifecycle.py", "test_shape.py")]
+# Every setting's environment variable (OPENAI_BASE_URL, OPENAI_API_KEY, RUNCANCEL_*): none may leak in.
+ENVIRONMENT = tuple(variable for _flag, variable, _key, _default in CHAIN.values())
+# On the mock a run reaches any status in milliseconds; a status a broken server never reaches costs
+# this long, once a test that waits for it.
+ARRANGE_TIMEOUT = "1"
+REQUEST_TIMEOUT = "0.5"
+# `[clause] <JSON path, header or HTTP status>: expected ...; observed ...`
+FINDING = r"\[{clause}\] (\$\S*|header \S+|status): expected .+; observed .+"
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ENVIRONMENT:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="module")
+def stopping() -> Iterator[list[Served]]:
+    """Servers finish stopping while the next test runs; all of them have stopped when the module ends."""
+    servers: list[Served] = []
+    yield servers
+    for served in servers:
+        served.join()
+
+
+def run_suites(
+    pytester: pytest.Pytester, stopping: list[Served], server: Server, *options: str
+) -> tuple[str, pytest.RunResult]:
+    """Serve a fresh app of `server` and run the contract suites against it: its URL and the result."""
+    served = Served(server.app())
+    url = served.url
+    try:
+        result = pytester.runpytest_inprocess(
+            *map(str, SUITES),
+            # pytester runs in a temporary directory: name the project's rootdir and configuration.
+            f"--rootdir={ROOT}",
+            "-c",
+            str(ROOT / "pyproject.toml"),
+            "-p",
+            "no:cacheprovider",
+            # This process has test modules of its own (tests/test_probe.py, say): importlib mode
+            # keeps the suites' modules (contracts/test_probe.py) apart from them.
+            "--import-mode=importlib",
+            "--target",
+            url,
+            "--api-key",
+            API_KEY,
+            "--arrange-timeout",
+            ARRANGE_TIMEOUT,
+            *options,
+        )
+    finally:
+        served.stop()
+        stopping.append(served)
+    return url, result
+
+
+def reports(result: pytest.RunResult) -> list[pytest.TestReport]:
+    recorder = cast(pytest.HookRecorder, result.reprec)  # type: ignore[attr-defined]
+    return [r for r in recorder.getreports("pytest_runtest_logreport") if isinstance(r, pytest.TestReport)]
+
+
+def carries(nodeid: str, clause: str) -> bool:
+    """Whether a test id's parameters include `clause`: `test_x[completed-lifecycle.cancel_finished]`."""
+    params = nodeid.partition("[")[2].removesuffix("]")
+    return params == clause or params.startswith(f"{clause}-") or params.endswith(f"-{clause}")
+
+
+def assert_caught(result: pytest.RunResult, clause: str, url: str) -> None:
+    """A test of `clause` failed in its call, naming the clause, where, expected and observed, the request."""
+    tests = [r for r in reports(result) if carries(r.nodeid, clause)]
+    failed = [r for r in tests if r.when == "call" and r.failed]
+    assert failed, f"no test of {clause} failed: {[(r.nodeid, r.when, r.outcome) for r in tests]}"
+    for report in failed:
+        text = report.longreprtext
+        assert f"contract clause {clause} broken" in text
+        assert re.search(FINDING.format(clause=re.escape(clause)), text), text
+        assert re.search(rf"request: [A-Z]+ {re.escape(url)}/v1/\S+", text), text
+
+
+def _fault(server: BrokenServer) -> ParameterSet:
+    marks = [pytest.mark.xfail(reason=f"known gap: {server.gap}", strict=True)] if server.gap else []
+    return pytest.param(server, id=server.name, marks=marks)
+
+
+@pytest.mark.parametrize("server", [_fault(s) for s in (*BROKEN_SERVERS, *KNOWN_GAPS)])
+def test_the_suites_catch_the_fault_by_its_clause(
+    pytester: pytest.Pytester, stopping: list[Served], server: BrokenServer
+) -> None:
+    """A server with one fault fails the run, and the test of the fault's clause fails naming it."""
+    url, result = run_suites(pytester, stopping, server)
+    for clause in (server.clause, *server.also):
+        assert_caught(result, clause, url)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    errored = [r.nodeid for r in reports(result) if r.when != "call" and r.failed]
+    assert errored == [], "tests errored instead of failing"
+
+
+@pytest.mark.parametrize("server", [pytest.param(REFERENCE, id=REFERENCE.name)])
+def test_the_reference_mock_fails_nothing(
+    pytester: pytest.Pytester, stopping: list[Served], server: Server
+) -> None:
+    """The unbroken reference mock keeps every clause: nothing fails, nothing is left unverified."""
+    _, result = run_suites(pytester, stopping, server)
+    assert result.ret == pytest.ExitCode.OK
+    assert [r.nodeid for r in reports(result) if not r.passed] == []
+    result.stdout.fnmatch_lines(["*clauses held, 0 broken, 0 not verified"])
+
+
+@pytest.mark.parametrize("server", [pytest.param(UNDOCUMENTED_FIELDS, id=UNDOCUMENTED_FIELDS.name)])
+def test_undocumented_fields_alone_fail_nothing(
+    pytester: pytest.Pytester, stopping: list[Served], server: Server
+) -> None:
+    """Fields beyond the documented ones are additive drift: the run passes and the summary names them."""
+    _, result = run_suites(pytester, stopping, server)
+    assert result.ret == pytest.ExitCode.OK
+    assert [r.nodeid for r in reports(result) if not r.passed] == []
+    result.stdout.fnmatch_lines(
+        [
+            "*clauses held, 0 broken, 0 not verified",
+            "additive: [[]schema.undocumented_field[]] $.tool_resources: undocumented field with value {}",
+            "additive: [[]schema.undocumented_field[]] $.reasoning_effort: undocumented field with value *",
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("server", "verdict"),
+    [
+        pytest.param(NO_ROUTE, "failed", id=NO_ROUTE.name),
+        pytest.param(NO_CANCEL_ROUTE, "skipped", id=NO_CANCEL_ROUTE.name),
+    ],
+)
+def test_without_the_cancel_route_no_error_clause_passes(
+    pytester: pytest.Pytester, stopping: list[Served], server: Server, verdict: str
+) -> None:
+    """A 404 proves nothing where no run can be cancelled: the run fails and no error clause passes."""
+    url, result = run_suites(pytester, stopping, server)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    error_tests = [r for r in reports(result) if "test_errors.py" in r.nodeid and r.when == "setup"]
+    assert error_tests
+    assert {r.outcome for r in error_tests} == {verdict}
+    assert not [r.nodeid for r in reports(result) if "[error." in r.nodeid and r.passed and r.when == "call"]
+    if verdict == "failed":  # nothing can be arranged: the run says why, once a test
+        result.stdout.fnmatch_lines(
+            [f"*runcancel: could not create an assistant: POST {url}/v1/assistants answered 404*"]
+        )
+    else:  # runs can be arranged but not cancelled: the error clauses are not verified
+        reasons = {str(r.longrepr[2]) if isinstance(r.longrepr, tuple) else "" for r in error_tests}
+        assert all(r.startswith("Skipped: not verified: the target could not cancel a run") for r in reasons)
+
+
+@pytest.mark.parametrize("server", [pytest.param(SLOW_CANCEL, id=SLOW_CANCEL.name)])
+def test_a_slow_target_fails_in_one_paragraph(
+    pytester: pytest.Pytester, stopping: list[Served], server: Server
+) -> None:
+    """A cancel slower than --request-timeout fails the run with the URL and the time-out, no traceback."""
+    url, result = run_suites(pytester, stopping, server, "--request-timeout", REQUEST_TIMEOUT)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        [
+            f"runcancel: target {url}/v1 did not answer POST {url}/v1/threads/*/runs/*/cancel within "
+            f"{REQUEST_TIMEOUT} s (*). Check the server, or allow more time with --request-timeout."
+        ]
+    )
+    failed = [r for r in reports(result) if r.failed]
+    assert failed
+    assert [r.longreprtext for r in failed if "\n" in r.longreprtext.strip()] == []
+    assert "Traceback" not in result.stdout.str()

@@ -263,14 +263,23 @@ def request_signature(live: Any, recorded: Any) -> None:
         cached = (recorded.parsed_uri, recorded.headers, _signature(recorded))
         recorded.__dict__["_runcancel_signature"] = cached
     ours, theirs = _signature(live), cached[2]
-    if ours == theirs:
-        return
-    differences = [
+    if ours != theirs:
+        raise AssertionError("; ".join(_differences(ours, theirs)) + " (recorded)")
+
+
+def _differences(ours: tuple[str | None, ...], theirs: tuple[str | None, ...]) -> list[str]:
+    return [
         f"{name} {a if a is not None else 'absent'} != {b if b is not None else 'absent'}"
         for name, a, b in zip(_SIGNATURE, ours, theirs, strict=True)
         if a != b
     ]
-    raise AssertionError("; ".join(differences) + " (recorded)")
+
+
+def closest_differences(request: Any, recorded: list[Any]) -> list[str]:
+    """How the recorded request most like `request` differs from it (fewest differences first)."""
+    ours = _signature(request)
+    found = [_differences(ours, _signature(other)) for other in recorded]
+    return min(found, key=len, default=[])
 
 
 # -- network guard -------------------------------------------------------------------------------------
@@ -444,7 +453,7 @@ class Recorder:
         if self.replaying and not self.cassette_dir.is_dir():
             raise CassetteError(
                 self.cassette_dir,
-                "no such folder: replay reads its cassettes from there",
+                f"no such folder (looked for {self.cassette_dir.resolve()})",
                 hint="Record them from a server: pytest contracts --target mock --record-mode once "
                 "(or give the folder with --cassette-dir).",
             )
@@ -487,16 +496,18 @@ class Recorder:
         shown = f"{request.method} {parts.path}" + (f"?{parts.query}" if parts.query else "")
         auth = request.headers.get("authorization") or request.headers.get("api-key") or "absent"
         beta = request.headers.get("openai-beta") or "absent"
-        reasons = {
-            "cassette_not_found": "The cassette does not exist",
-            "already_played": "Every recording of this request was played already: the test sent it "
-            "more often than when it was recorded",
-            "nothing_similar": "The cassette holds nothing like it",
-        }
-        reason = reasons.get(error.reason)
-        if reason is None and error.similar_requests:
-            differences = "; ".join(message or name for name, message in error.similar_requests[0][2])
-            reason = f"The closest recording differs: {differences}"
+        differences = closest_differences(request, cassette.requests)
+        if error.reason == "cassette_not_found":
+            reason = "The cassette does not exist"
+        elif error.reason == "already_played":
+            reason = (
+                "Every recording of this request was played already: the test sent it more often "
+                "than when it was recorded"
+            )
+        elif differences:
+            reason = f"The closest recording differs: {'; '.join(differences)} (recorded)"
+        else:
+            reason = "Nothing in the cassette matches"
         if self.mode == "once" and error.reason != "already_played":
             advice = (
                 "--record-mode once does not add to an existing cassette. Record it again: "
@@ -507,7 +518,7 @@ class Recorder:
         return (
             f"runcancel: no recording in cassette {display_path(Path(cassette.path))} answers\n"
             f"  {shown} (Authorization: {auth}, OpenAI-Beta: {beta})\n"
-            f"  {reason or 'Nothing in the cassette matches'}.\n"
+            f"  {reason}.\n"
             f"  {advice}"
         )
 

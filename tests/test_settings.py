@@ -97,3 +97,55 @@ def test_a_bad_probe_setting_is_refused(options: dict[str, str], message: str) -
     """A budget below 1 or a seed that is not a whole number is refused with an example."""
     with pytest.raises(SettingsError, match=message):
         resolve_settings(options, {}, {})
+
+
+@pytest.mark.parametrize(
+    ("options", "env", "target", "mode"),
+    [
+        pytest.param({}, {}, "mock", None, id="default-off"),
+        pytest.param({"record_mode": "once"}, {}, "mock", "once", id="record-from-mock"),
+        pytest.param({}, {"RUNCANCEL_RECORD_MODE": "rewrite"}, "mock", "rewrite", id="env"),
+        pytest.param({"target": "replay"}, {}, "replay", None, id="replay"),
+        pytest.param(
+            {"record_mode": "none"}, {"OPENAI_BASE_URL": "http://x"}, "replay", "none", id="none-is-replay"
+        ),
+    ],
+)
+def test_record_mode_follows_the_chain_and_none_means_replay(
+    options: dict[str, str], env: dict[str, str], target: str, mode: str | None
+) -> None:
+    """--record-mode comes from the chain; pytest-recording's `none` replays, whatever the target."""
+    s = resolve_settings(options, env, {})
+    assert (s.target.value, s.record_mode.value) == (target, mode)
+    assert s.replays == (target == "replay")
+    assert s.records == (mode not in (None, "none"))
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        pytest.param(
+            {"record_mode": "always"},
+            "--record-mode takes one of none, once, new_episodes, all, rewrite",
+            id="unknown-mode",
+        ),
+        pytest.param(
+            {"target": "replay", "record_mode": "all"},
+            "--record-mode all records from a server, but the target is 'replay'",
+            id="record-from-replay",
+        ),
+    ],
+)
+def test_a_record_mode_that_cannot_work_is_refused(options: dict[str, str], message: str) -> None:
+    """A mode pytest-recording does not have, or recording with nothing to record from, is refused."""
+    with pytest.raises(SettingsError, match=message):
+        resolve_settings(options, {}, {})
+
+
+def test_the_cassette_folder_follows_the_chain() -> None:
+    """--cassette-dir, then RUNCANCEL_CASSETTE_DIR, then runcancel_cassette_dir, then cassettes/."""
+    env, ini = {"RUNCANCEL_CASSETTE_DIR": "env-dir"}, {"runcancel_cassette_dir": "ini-dir"}
+    assert resolve_settings({"cassette_dir": "opt"}, env, ini).cassette_dir.value == "opt"
+    assert resolve_settings({}, env, ini).cassette_dir.value == "env-dir"
+    assert resolve_settings({}, {}, ini).cassette_dir.source == "config runcancel_cassette_dir"
+    assert resolve_settings({}, {}, {}).cassette_dir.value == "cassettes"

@@ -29,6 +29,7 @@ __all__ = [
     "KNOWN_GAPS",
     "NO_CANCEL_ROUTE",
     "NO_ROUTE",
+    "PROBE_FAULTS",
     "REFERENCE",
     "SLOW_CANCEL",
     "SLOW_CANCEL_SECONDS",
@@ -545,6 +546,59 @@ def _later(seconds: int) -> Callable[[JSON], int]:
     return lambda run: int(run["created_at"]) + seconds
 
 
+# -- the probe's faults: ids and error answers at the edges --------------------------------------------
+
+# A cancel path whose ids may be empty.
+_ANY_CANCEL = re.compile(r"^/v1/threads/([^/]*)/runs/([^/]*)/cancel$")
+
+
+def _unicode_ids_500(answer: Answer) -> None:
+    """A cancel whose ids hold anything beyond ASCII crashes: 500 (with the OpenAI server-error body)."""
+    if answer.cancel and not answer.path.isascii():
+        answer.status = 500
+        answer.set_json(errors.server_error().envelope())
+
+
+def _empty_id_cancelled(answer: Answer) -> None:
+    """A cancel with an empty thread or run id is answered 200, as if some run had been cancelled."""
+    match = _ANY_CANCEL.match(answer.path) if answer.method == "POST" else None
+    if match and "" in match.groups():
+        answer.status = 200
+        thread_id, run_id = match.groups()
+        answer.set_json(
+            {"id": run_id, "object": "thread.run", "thread_id": thread_id, "status": "cancelling"}
+        )
+
+
+def _errors_as_html(answer: Answer) -> None:
+    """Every error answer is a web server's HTML page."""
+    if answer.status >= 400:
+        page = f"<html><head><title>{answer.status}</title></head><body><h1>Error</h1></body></html>"
+        answer.set_body(page.encode(), "text/html; charset=utf-8")
+
+
+class EchoesRawIds:
+    """A 404 quotes the id as it came on the wire, still percent-encoded, not the id it looked up."""
+
+    def __init__(self, config: MockConfig) -> None:
+        self.app = create_app(config)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        answer = await buffered(self.app, scope, receive)
+        segments = scope.get("raw_path", b"").split(b"/")  # b"", b"v1", b"threads", thread, b"runs", run
+        message = answer.error_message()
+        for kind, slot in (("thread", 3), ("run", 5)):
+            prefix = f"No {kind} found with id '"
+            if answer.status == 404 and message.startswith(prefix) and len(segments) > slot:
+                body = answer.json()
+                body["error"]["message"] = f"{prefix}{segments[slot].decode('latin-1')}'."
+                answer.set_json(body)
+        await answer.send(send)
+
+
 # -- the catalogue -------------------------------------------------------------------------------------
 
 
@@ -835,6 +889,57 @@ KNOWN_GAPS: tuple[BrokenServer, ...] = (
         on_answers(_errors_without_request_id),
         "headers.x-request-id",
         gap="the headers.* clauses are checked on the 200 cancel answer only, never on an error answer",
+    ),
+)
+
+# Faults aimed at the probe suite (contracts/test_probe.py): `clause` is a probe check or corpus case.
+PROBE_FAULTS: tuple[BrokenServer, ...] = (
+    BrokenServer(
+        "unicode-ids-500",
+        "a cancel whose ids are not ASCII answers 500",
+        on_answers(_unicode_ids_500),
+        "probe.not_a_server_error",
+        also=("probe.combining_marks", "probe.right_to_left", "probe.emoji"),
+    ),
+    BrokenServer(
+        "empty-id-cancelled",
+        "a cancel with an empty thread or run id answers 200",
+        on_answers(_empty_id_cancelled),
+        "probe.empty_thread_id",
+        also=("probe.empty_run_id",),
+    ),
+    BrokenServer(
+        "errors-as-html",
+        "every error answer is an HTML page",
+        on_answers(_errors_as_html),
+        "probe.error_envelope",
+        also=("probe.content_type_conformance", "probe.blank_thread_id"),
+    ),
+    BrokenServer(
+        "not-found-without-envelope",
+        'an unknown thread or run is answered 404 {"detail": "Not Found"}',
+        on_answers(_not_found_as_detail),
+        "probe.error_envelope",
+        also=("probe.response_schema_conformance", "probe.run_of_another_thread"),
+    ),
+    BrokenServer(
+        "echoes-raw-ids",
+        "a 404 quotes the id still percent-encoded",
+        EchoesRawIds,
+        "probe.echoed_id",
+        also=("probe.blank_thread_id", "probe.emoji"),
+    ),
+    BrokenServer(
+        "errors-without-request-id-probed",
+        "error answers carry no x-request-id: a known gap of the clause suites, which the probe covers",
+        on_answers(_errors_without_request_id),
+        "probe.response_headers_conformance",
+    ),
+    BrokenServer(
+        "auth-ignored",
+        "requests without a key or with a wrong one are served as if the key were right",
+        on_requests(lambda scope: _any_key_accepted(_key_added_when_missing(scope))),
+        "probe.ignored_auth",
     ),
 )
 

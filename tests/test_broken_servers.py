@@ -7,7 +7,7 @@ process (pytester) with the project's own configuration, as `pytest contracts --
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
@@ -22,6 +22,7 @@ from broken_servers import (
     KNOWN_GAPS,
     NO_CANCEL_ROUTE,
     NO_ROUTE,
+    PROBE_FAULTS,
     REFERENCE,
     SLOW_CANCEL,
     UNDOCUMENTED_FIELDS,
@@ -38,6 +39,9 @@ ROOT = Path(__file__).resolve().parents[1]
 # The clause suites, in the order `pytest contracts` runs them. The probe suite (generated requests,
 # contracts/test_probe.py) is left out: no fault here is aimed at it, and it triples the time of a run.
 SUITES = [ROOT / "contracts" / name for name in ("test_errors.py", "test_lifecycle.py", "test_shape.py")]
+PROBE = [ROOT / "contracts" / "test_probe.py"]
+# The probe's faults show at a small budget; the seed is fixed, so the same cases every time.
+PROBE_EXAMPLES = "25"
 # Every setting's environment variable (OPENAI_BASE_URL, OPENAI_API_KEY, RUNCANCEL_*): none may leak in.
 ENVIRONMENT = tuple(variable for _flag, variable, _key, _default in CHAIN.values())
 # On the mock a run reaches any status in milliseconds; a status a broken server never reaches costs
@@ -64,14 +68,18 @@ def stopping() -> Iterator[list[Served]]:
 
 
 def run_suites(
-    pytester: pytest.Pytester, stopping: list[Served], server: Server, *options: str
+    pytester: pytest.Pytester,
+    stopping: list[Served],
+    server: Server,
+    *options: str,
+    suites: Sequence[Path] = SUITES,
 ) -> tuple[str, pytest.RunResult]:
     """Serve a fresh app of `server` and run the contract suites against it: its URL and the result."""
     served = Served(server.app())
     url = served.url
     try:
         result = pytester.runpytest_inprocess(
-            *map(str, SUITES),
+            *map(str, suites),
             # pytester runs in a temporary directory: name the project's rootdir and configuration.
             f"--rootdir={ROOT}",
             "-c",
@@ -134,6 +142,32 @@ def test_the_suites_catch_the_fault_by_its_clause(
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     errored = [r.nodeid for r in reports(result) if r.when != "call" and r.failed]
     assert errored == [], "tests errored instead of failing"
+
+
+@pytest.mark.parametrize("server", [pytest.param(s, id=s.name) for s in PROBE_FAULTS])
+def test_the_probe_catches_the_fault_by_its_check(
+    pytester: pytest.Pytester, stopping: list[Served], server: BrokenServer
+) -> None:
+    """A fault at the edges of ids or error answers fails the probe check or corpus case that names it."""
+    url, result = run_suites(pytester, stopping, server, "--probe-examples", PROBE_EXAMPLES, suites=PROBE)
+    for clause in (server.clause, *server.also):
+        assert_caught(result, clause, url)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    errored = [r.nodeid for r in reports(result) if r.when != "call" and r.failed]
+    assert errored == [], "tests errored instead of failing"
+
+
+@pytest.mark.parametrize("server", [pytest.param(REFERENCE, id=REFERENCE.name)])
+def test_the_reference_mock_fails_no_probe(
+    pytester: pytest.Pytester, stopping: list[Served], server: Server
+) -> None:
+    """Every probe check and corpus case holds on the reference mock, none left unverified."""
+    _, result = run_suites(pytester, stopping, server, "--probe-examples", PROBE_EXAMPLES, suites=PROBE)
+    assert result.ret == pytest.ExitCode.OK
+    assert [r.nodeid for r in reports(result) if not r.passed] == []
+    result.stdout.fnmatch_lines(
+        ["*clauses held, 0 broken, 0 not verified", "probe: * generated cases sent (*"]
+    )
 
 
 @pytest.mark.parametrize("server", [pytest.param(REFERENCE, id=REFERENCE.name)])

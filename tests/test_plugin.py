@@ -20,6 +20,8 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         "OPENAI_API_KEY",
         "RUNCANCEL_REQUEST_TIMEOUT",
         "RUNCANCEL_ARRANGE_TIMEOUT",
+        "RUNCANCEL_PROBE_EXAMPLES",
+        "RUNCANCEL_PROBE_SEED",
     ):
         monkeypatch.delenv(name, raising=False)
 
@@ -58,6 +60,11 @@ def test_no_target_check_when_no_test_needs_one(pytester: pytest.Pytester) -> No
         pytest.param(
             ["--arrange-timeout", "soon"], "*--arrange-timeout takes a number of seconds*'soon'*", id="word"
         ),
+        pytest.param(
+            ["--probe-seed", "lucky"],
+            "*--probe-seed takes a whole number or 'random', got 'lucky'*",
+            id="seed",
+        ),
     ],
 )
 def test_bad_option_is_a_usage_error(pytester: pytest.Pytester, args: list[str], message: str) -> None:
@@ -66,6 +73,18 @@ def test_bad_option_is_a_usage_error(pytester: pytest.Pytester, args: list[str],
     result = pytester.runpytest_inprocess(*args, "-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([message])
+
+
+def test_the_header_names_the_probe_seed_and_budget(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The report header shows the probe's seed and budget and where each came from, before any failure."""
+    pytester.makepyfile("def test_x():\n    pass\n")
+    monkeypatch.setenv("RUNCANCEL_PROBE_EXAMPLES", "12")
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--probe-seed", "42")
+    result.stdout.fnmatch_lines(
+        ["runcancel probe: seed 42 (from --probe-seed), 12 examples (from RUNCANCEL_PROBE_EXAMPLES)"]
+    )
 
 
 def test_target_comes_from_the_option_then_openai_base_url(

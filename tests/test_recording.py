@@ -345,13 +345,20 @@ def test_the_recorder_refuses_an_unknown_mode(tmp_path: Path) -> None:
 
 
 def add_suites(pytester: pytest.Pytester) -> None:
-    """The project's contract suites, copied into the pytester folder (its rootdir)."""
+    """The project's contract suites, copied into a package of the pytester folder (its rootdir).
+
+    The package gives the copies module names of their own (`replayed_suites.test_probe`): this
+    process may hold a module `test_probe` already, and the files keep the suites' names, which
+    name the cassettes' folders.
+    """
     pytester.makeini("[pytest]\n")
-    pytester.makepyfile(**{p.stem: p.read_text() for p in sorted((ROOT / "contracts").glob("test_*.py"))})
+    package = pytester.mkpydir("replayed_suites")
+    for suite in sorted((ROOT / "contracts").glob("test_*.py")):
+        (package / suite.name).write_text(suite.read_text())
 
 
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return pytester.runpytest_inprocess("-p", "no:cacheprovider", "--import-mode=importlib", *args)
+    return pytester.runpytest_inprocess("-p", "no:cacheprovider", *args)
 
 
 def outcomes(result: pytest.RunResult) -> dict[str, str]:
@@ -359,7 +366,7 @@ def outcomes(result: pytest.RunResult) -> dict[str, str]:
     found: dict[str, str] = {}
     for report in result.reprec.getreports("pytest_runtest_logreport"):  # type: ignore[attr-defined]
         if report.when == "call" or report.outcome != "passed":
-            found.setdefault(report.nodeid, report.outcome)
+            found.setdefault(report.nodeid.removeprefix("replayed_suites/"), report.outcome)
     return found
 
 
@@ -438,7 +445,8 @@ def test_a_no_key_request_never_replays_the_keyed_answer(pytester: pytest.Pytest
             f"runcancel: no recording in cassette {cassette} answers",
             "  POST /v1/threads/*/runs/*/cancel (Authorization: absent, OpenAI-Beta: assistants=v2)",
             "  The closest recording differs: Authorization absent != Bearer <valid-key> (recorded).",
-            "  Record it: pytest 'test_errors.py::test_error_answer?error.no_key?' --target mock "
+            "  Record it: pytest 'replayed_suites/test_errors.py::test_error_answer?error.no_key?' "
+            "--target mock "
             "--record-mode rewrite (or --target <URL>)",
         ]
     )

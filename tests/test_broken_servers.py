@@ -86,7 +86,7 @@ def run_suites(
             str(ROOT / "pyproject.toml"),
             "-p",
             "no:cacheprovider",
-            # This process has test modules of its own (tests/test_probe.py, say): importlib mode
+            # This process has test modules of its own (tests/test_probe_library.py, say): importlib mode
             # keeps the suites' modules (contracts/test_probe.py) apart from them.
             "--import-mode=importlib",
             "--target",

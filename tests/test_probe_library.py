@@ -1,4 +1,5 @@
-"""The probe library: its own checks, the corpus, reproducible generation and the overlay report."""
+"""The probe library (runcancel.probe): its own checks, the corpus, reproducible generation, the overlay
+report. Not `test_probe.py`: that basename is the contract suite's, and one run imports both."""
 
 from __future__ import annotations
 

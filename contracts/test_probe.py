@@ -36,7 +36,7 @@ from runcancel.targets import Exchange, TargetClient
 class Probed:
     generated: GeneratedRun
     ids: Ids
-    corpus: dict[str, Exchange | Finding]
+    corpus: dict[str, Exchange | Finding | NotVerified]
 
 
 @pytest.fixture(scope="module")
@@ -90,5 +90,7 @@ def test_edge_case(case: EdgeCase, probed: Probed, verdict: Any) -> None:
     if probed.generated.not_verified:
         verdict(case.id, NotVerified(case.id, probed.generated.not_verified))
     answer = probed.corpus[case.id]
-    findings = [answer] if isinstance(answer, Finding) else judge_edge_case(case, probed.ids, answer)
-    verdict(case.id, findings)
+    if isinstance(answer, NotVerified | Finding):
+        verdict(case.id, answer if isinstance(answer, NotVerified) else [answer])
+    else:
+        verdict(case.id, judge_edge_case(case, probed.ids, answer))

@@ -424,3 +424,23 @@ def test_a_stand_in_url_decodes_back_to_the_target(segments: list[bytes]) -> Non
     stand_in = _stand_in(target)
     assert httpx.URL("http://t.test").copy_with(raw_path=stand_in).raw_path == stand_in
     assert unquote_to_bytes(stand_in) == target
+
+
+def test_the_corpus_stops_at_the_first_case_without_answer(
+    client_for: Callable[[Handler], Any], sent: list[Any]
+) -> None:
+    """A case left unanswered is a finding with its request; the cases after it are not verified, not sent."""
+
+    def hangs_on_the_third(request: httpx.Request) -> httpx.Response:
+        if len(sent) == 3:
+            raise httpx.ReadTimeout("timed out", request=request)
+        return reference_like(request)
+
+    answers = probe.run_corpus(client_for(hangs_on_the_third), IDS)
+    kinds = [type(a).__name__ for a in answers.values()]
+    assert kinds == ["Exchange", "Exchange", "Finding"] + ["NotVerified"] * (len(CORPUS) - 3)
+    third = answers[CORPUS[2].id]
+    assert isinstance(third, probe.Finding)
+    assert third.evidence is not None
+    assert "did not answer" in third.observed
+    assert len(sent) == 3

@@ -36,7 +36,7 @@ from urllib.parse import quote, unquote_to_bytes, urlencode
 
 from runcancel.clauses import Clause
 from runcancel.contract import OPERATION_ID, OPERATION_PATH, load_contract
-from runcancel.findings import Evidence, Finding, preview
+from runcancel.findings import Evidence, Finding, NotVerified, preview
 from runcancel.models import envelope_findings
 from runcancel.settings import DEFAULT_PROBE_EXAMPLES, DEFAULT_PROBE_SEED
 from runcancel.targets import BETA_HEADER, Exchange, TargetClient, TargetError, show_target
@@ -505,12 +505,22 @@ def send_edge_case(client: TargetClient, case: EdgeCase, ids: Ids) -> Exchange |
 
 def run_corpus(
     client: TargetClient, ids: Ids, record: ProbeRecord | None = None
-) -> dict[str, Exchange | Finding]:
-    """Send every corpus case, in order; by case id, its exchange or the finding that it got no answer."""
-    answers: dict[str, Exchange | Finding] = {}
+) -> dict[str, Exchange | Finding | NotVerified]:
+    """Send every corpus case, in order; by case id, its exchange or the finding that it got no answer.
+
+    The first case without an answer stops the corpus (each would wait --request-timeout): the cases
+    after it are not verified.
+    """
+    answers: dict[str, Exchange | Finding | NotVerified] = {}
+    unanswered: str | None = None
     for case in CORPUS:
+        if unanswered is not None:
+            answers[case.id] = NotVerified(case.id, f"not sent: the target did not answer {unanswered}")
+            continue
         answers[case.id] = answer = send_edge_case(client, case, ids)
-        if record is not None and isinstance(answer, Exchange):
+        if isinstance(answer, Finding):
+            unanswered = case.id
+        elif record is not None:
             record.corpus_answer(answer)
     return answers
 
@@ -630,6 +640,7 @@ def build_config(settings: ProbeSettings, base_url: str) -> Any:
             {
                 "seed": settings.seed,
                 "base-url": base_url,
+                # Health checks judge how the strategies generate, not the target: never fail on them.
                 "suppress-health-check": ["all"],
                 "generation": {
                     "max-examples": settings.examples,

@@ -42,6 +42,7 @@ from runcancel.settings import DEFAULT_PROBE_EXAMPLES, DEFAULT_PROBE_SEED
 from runcancel.targets import BETA_HEADER, Exchange, TargetClient, TargetError, show_target
 
 __all__ = [
+    "ANSWERED",
     "CORPUS",
     "GENERATED_CHECKS",
     "NOT_FOUND_MESSAGE",
@@ -57,11 +58,14 @@ __all__ = [
     "build_config",
     "echo_problem",
     "envelope_problem",
+    "isolated_generation",
     "judge_edge_case",
     "load_operation",
     "overlay_lines",
+    "overlay_statuses",
     "path_ids",
     "probe_clauses",
+    "resolve_checks",
     "run_corpus",
     "run_generated",
     "send_edge_case",
@@ -720,6 +724,10 @@ def run_generated(
         if not stopped:
             stopped = _probe_case(client, case, functions, run, anchor=False) is None
 
+    # schemathesis's own per-operation test, the one `@schema.parametrize()` builds at collection and
+    # `from_fixture` at run time: every phase, the seed and the budget of `config`. Built here, at run
+    # time, so the settings come from the session (config.stash), never from a module-level global;
+    # the function is private, so pyproject pins schemathesis to the minor this was tested with.
     hypothesis_test = build_operation_test(
         config=operation.schema.config,
         operation=operation,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -107,7 +108,14 @@ def pytest_configure(config: pytest.Config) -> None:
     except SettingsError as exc:
         raise pytest.UsageError(str(exc)) from None
     label = "the built-in reference mock" if settings.uses_mock else settings.target.value
-    config.stash[SESSION] = SessionRecord(settings, target_label=label)
+    from runcancel.scrub import Scrubber
+
+    scrubber = Scrubber(
+        _api_key(settings),
+        organization=os.environ.get("OPENAI_ORG_ID"),
+        project=os.environ.get("OPENAI_PROJECT_ID"),
+    )
+    config.stash[SESSION] = SessionRecord(settings, target_label=label, scrubber=scrubber)
     if settings.replays or settings.records:
         from runcancel.recording import Recorder
 
@@ -314,22 +322,28 @@ def _runcancel_session_arranger(
     arranger.cleanup()
 
 
+@dataclass
 class SuiteArranger(Arranger):
-    """An Arranger whose failures speak pytest: not reachable -> skip (not verified), refused -> fail."""
+    """An Arranger whose failures speak pytest: not reachable -> skip (not verified), refused -> fail.
+
+    Its messages quote the target's answers, which may echo a key: `clean` scrubs them first.
+    """
+
+    clean: Callable[[str], str] = str
 
     def run(self, status: str, thread_id: str | None = None) -> ArrangedRun:
         try:
             return super().run(status, thread_id)
         except NotArranged as exc:
-            pytest.skip(f"not verified: could not arrange a {status} run: {exc}")
+            pytest.skip(self.clean(f"not verified: could not arrange a {status} run: {exc}"))
         except ArrangeError as exc:
-            pytest.fail(f"runcancel: {exc}", pytrace=False)
+            pytest.fail(self.clean(f"runcancel: {exc}"), pytrace=False)
 
     def thread(self) -> str:
         try:
             return super().thread()
         except ArrangeError as exc:
-            pytest.fail(f"runcancel: {exc}", pytrace=False)
+            pytest.fail(self.clean(f"runcancel: {exc}"), pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -344,14 +358,16 @@ def runcancel_arrangers(
     shared = _runcancel_session_arranger
     own_assistant = RECORDER in pytestconfig.stash
 
+    clean = pytestconfig.stash[SESSION].clean
+
     def make() -> SuiteArranger:
-        arranger = SuiteArranger(shared.client, wait=shared.wait, poll_pause=shared.poll_pause)
+        arranger = SuiteArranger(shared.client, wait=shared.wait, poll_pause=shared.poll_pause, clean=clean)
         if own_assistant:
             return arranger
         try:
             arranger.assistant_id = shared.assistant()
         except ArrangeError as exc:
-            pytest.fail(f"runcancel: {exc}", pytrace=False)
+            pytest.fail(clean(f"runcancel: {exc}"), pytrace=False)
         return arranger
 
     return make

@@ -8,8 +8,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from runcancel.findings import Finding, NotVerified, Severity
+from runcancel.findings import Evidence, Finding, NotVerified, Severity
 from runcancel.rules import Outcome
+from runcancel.scrub import ACCOUNT_HEADERS, Scrubber
 from runcancel.settings import Settings
 from runcancel.targets import Exchange
 
@@ -34,22 +35,23 @@ class Seen:
     body: Any
 
     @classmethod
-    def of(cls, exchange: Exchange) -> Seen:
+    def of(cls, exchange: Exchange, scrubber: Scrubber | None = None) -> Seen:
+        clean = scrubber.text if scrubber else (lambda text: text)
         body: Any = None
         if len(exchange.content) <= MAX_BODY:
             try:
-                body = json.loads(exchange.content)
+                body = json.loads(clean(exchange.content.decode("utf-8", "surrogateescape")))
             except ValueError:
                 body = None
         return cls(
             method=exchange.method,
-            url=exchange.url,
+            url=clean(exchange.url),
             auth=exchange.auth,
             beta=exchange.beta,
             status=exchange.status,
             content_type=exchange.content_type,
             header_names=tuple(sorted({k.lower() for k in exchange.headers})),
-            head=exchange.content[:300].decode("utf-8", errors="replace"),
+            head=clean(exchange.content[:300].decode("utf-8", errors="replace")),
             body=body,
         )
 
@@ -77,21 +79,39 @@ class SessionRecord:
     verdicts: list[Verdict] = field(default_factory=list)
     seen: list[Seen] = field(default_factory=list)
     unseen: int = 0
+    # Everything kept here is shown or written later: findings and answers pass through it first.
+    scrubber: Scrubber | None = None
 
     def observe(self, exchange: Exchange) -> None:
         """Keep the answer (the first MAX_SEEN of them; the rest are counted)."""
+        if self.scrubber is not None:
+            for name, placeholder in ACCOUNT_HEADERS.items():
+                self.scrubber.learn(exchange.headers.get(name), placeholder)
         if len(self.seen) < MAX_SEEN:
-            self.seen.append(Seen.of(exchange))
+            self.seen.append(Seen.of(exchange, self.scrubber))
         else:
             self.unseen += 1
 
+    def clean(self, text: str) -> str:
+        return self.scrubber.text(text) if self.scrubber is not None else text
+
     def record(self, clause: str, outcome: Outcome, nodeid: str) -> Verdict:
         if isinstance(outcome, NotVerified):
-            verdict = Verdict(clause, nodeid, not_verified=outcome.reason)
+            verdict = Verdict(clause, nodeid, not_verified=self.clean(outcome.reason))
         else:
-            verdict = Verdict(clause, nodeid, findings=list(outcome))
+            verdict = Verdict(clause, nodeid, findings=[self._clean_finding(f) for f in outcome])
         self.verdicts.append(verdict)
         return verdict
+
+    def _clean_finding(self, f: Finding) -> Finding:
+        if self.scrubber is None:
+            return f
+        evidence = f.evidence
+        if evidence is not None:
+            evidence = Evidence(evidence.method, self.clean(evidence.url), evidence.status)
+        return Finding(
+            f.clause, self.clean(f.path), self.clean(f.expected), self.clean(f.observed), f.severity, evidence
+        )
 
     def clause_states(self) -> dict[str, str]:
         """One state a clause: failed if any test found it broken, else passed if any verified it."""

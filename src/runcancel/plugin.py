@@ -7,10 +7,11 @@ Heavy imports (the mock server, uvicorn) happen inside the fixture that needs th
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 SESSION = pytest.StashKey[SessionRecord]()
 RECORDER: pytest.StashKey[Recorder] = pytest.StashKey()
 PROBE: pytest.StashKey[ProbeRecord] = pytest.StashKey()
+FINISH: pytest.StashKey[Finish] = pytest.StashKey()
 TARGET_FIXTURES = {"runcancel_target", "runcancel_client", "arrange"}
 # Fixtures through which a test or a fixture reaches the target: its requests go to a cassette.
 TALKING_FIXTURES = TARGET_FIXTURES | {"runcancel_arrangers"}
@@ -92,6 +94,27 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Seed of the probe suite's generated cases, or 'random'. Env: RUNCANCEL_PROBE_SEED. "
         "Default: a fixed seed, so runs repeat (and replay).",
     )
+    group.addoption(
+        "--fail-on",
+        default=None,
+        metavar="breaking|additive|never",
+        help="Which findings fail the run (exit code); the reports are written either way. "
+        "Env: RUNCANCEL_FAIL_ON. Default: breaking.",
+    )
+    group.addoption(
+        "--drift-baseline",
+        default=None,
+        metavar="DIR",
+        help="Compare the target's answers with the cassettes in DIR (fields, types, statuses, "
+        "messages, headers). Env: RUNCANCEL_DRIFT_BASELINE.",
+    )
+    group.addoption(
+        "--reports-dir",
+        default=None,
+        metavar="DIR",
+        help="Where findings.json, drift.md, certification.md and certification.html go. "
+        "Env: RUNCANCEL_REPORTS_DIR. Default: reports (below the rootdir).",
+    )
     for _flag, _env, key, default in CHAIN.values():
         if key:
             parser.addini(key, f"runcancel setting (default {default})", default=None)
@@ -116,6 +139,7 @@ def pytest_configure(config: pytest.Config) -> None:
         project=os.environ.get("OPENAI_PROJECT_ID"),
     )
     config.stash[SESSION] = SessionRecord(settings, target_label=label, scrubber=scrubber)
+    config.stash[FINISH] = _prepare_finish(config, settings)
     if settings.replays or settings.records:
         from runcancel.recording import Recorder
 
@@ -126,6 +150,89 @@ def pytest_configure(config: pytest.Config) -> None:
             os.environ,
         )
         config.add_cleanup(config.stash[RECORDER].scrub_logs())
+
+
+def _prepare_finish(config: pytest.Config, settings: Settings) -> Finish:
+    """Check, before anything runs, that the reports can be written and the baseline read: a run
+    must not end with its results lost to a folder that was never usable."""
+    from runcancel.reports import ReportError, check_writable
+
+    folder = Path(settings.reports_dir.value)
+    folder = folder if folder.is_absolute() else config.rootpath / folder
+    try:
+        check_writable(folder)
+    except ReportError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    baseline: list[Any] = []
+    notes: list[str] = []
+    if settings.drift_baseline.value:
+        from runcancel.drift import BaselineError, load_baseline
+
+        where = Path(settings.drift_baseline.value)
+        try:
+            baseline, notes = load_baseline(
+                where if where.is_absolute() else config.invocation_params.dir / where
+            )
+        except BaselineError as exc:
+            raise pytest.UsageError(str(exc)) from None
+    return Finish(folder, settings.drift_baseline.value, baseline, notes)
+
+
+@dataclass
+class Finish:
+    """What the end of the session needs: where reports go, and the baseline's answers, if any."""
+
+    reports_dir: Path
+    baseline_label: str | None
+    baseline: list[Any]
+    notes: list[str]
+    report: Any = None
+    written: list[Path] | None = None
+    error: str | None = None
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Weigh everything seen (clauses, drift, whole-target verdicts) under --fail-on, write the
+    reports, and set the exit code the policy decides."""
+    config = session.config
+    record, finish = config.stash.get(SESSION, None), config.stash.get(FINISH, None)
+    if record is None or finish is None or not (record.verdicts or record.seen):
+        return
+    from runcancel.drift import Answer, compare, target_verdicts
+    from runcancel.reports import ReportError, build_report, write_reports
+
+    answers = [Answer.of_seen(seen) for seen in record.seen]
+    drift = compare(finish.baseline, answers) if finish.baseline_label else []
+    probe = config.stash.get(PROBE, None)
+    notes = [*finish.notes, *(probe.summary_lines() if probe is not None else [])]
+    if record.unseen:
+        notes.append(f"{record.unseen} answers beyond the first {len(record.seen)} were not kept for drift")
+    report = build_report(
+        record,
+        fail_on=record.settings.fail_on.value,
+        target_verdicts=target_verdicts(answers),
+        drift=[record.clean_finding(f) for f in drift],
+        baseline=finish.baseline_label,
+        notes=notes,
+    )
+    finish.report = report
+    try:
+        finish.written = write_reports(report, finish.reports_dir)
+    except ReportError as exc:
+        finish.error = str(exc)
+    session.exitstatus = _policy_exit(int(session.exitstatus), report, record.settings.fail_on.value, finish)
+
+
+def _policy_exit(status: int, report: Any, fail_on: str, finish: Finish) -> int:
+    """--fail-on decides: `never` turns failed tests into exit 0; otherwise what the report weighs
+    as failing (additive findings under `additive`, drift, a whole-target verdict) fails the run."""
+    if finish.error is not None:
+        return int(pytest.ExitCode.INTERNAL_ERROR)
+    if status not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.NO_TESTS_COLLECTED):
+        return status
+    if fail_on == "never":
+        return int(pytest.ExitCode.OK)
+    return int(pytest.ExitCode.TESTS_FAILED) if report.fail else status
 
 
 def _cassette_dir(config: pytest.Config, settings: Settings) -> Path:
@@ -238,24 +345,34 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
 def pytest_terminal_summary(
     terminalreporter: TerminalReporter, exitstatus: int, config: pytest.Config
 ) -> None:
-    record = config.stash.get(SESSION, None)
-    if record is None or not record.verdicts:
+    record, finish = config.stash.get(SESSION, None), config.stash.get(FINISH, None)
+    if record is None or finish is None or finish.report is None:
         return
-    counts = record.counts()
+    from runcancel.reports import format_clause_table
+
+    report = finish.report
     terminalreporter.section("runcancel")
+    counts = record.counts()
     terminalreporter.write_line(
         f"target {record.target_label}: {counts['passed']} clauses held, {counts['failed']} broken, "
         f"{counts['not verified']} not verified"
     )
-    from runcancel.reports import build_report, format_clause_table
-
-    for line in format_clause_table(build_report(record)):
+    for line in format_clause_table(report):
         terminalreporter.write_line(line)
     for finding in record.additive():
         terminalreporter.write_line(f"additive: [{finding.clause}] {finding.path}: {finding.observed}")
-    probe = config.stash.get(PROBE, None)
-    for line in probe.summary_lines() if probe is not None else []:
+    if finish.baseline_label:
+        by = Counter(f.severity.value for f in report.drift)
+        terminalreporter.write_line(
+            f"drift against {finish.baseline_label}: {by['breaking']} breaking, {by['additive']} additive, "
+            f"{by['info']} info (see drift.md)"
+        )
+    for line in report.notes:
         terminalreporter.write_line(line)
+    if finish.error is not None:
+        terminalreporter.write_line(finish.error, red=True)
+    elif finish.written:
+        terminalreporter.write_line(f"reports: {', '.join(str(p) for p in finish.written)}")
 
 
 # -- fixtures ----------------------------------------------------------------------------------------
@@ -330,6 +447,7 @@ class SuiteArranger(Arranger):
     """
 
     clean: Callable[[str], str] = str
+    record: SessionRecord | None = None
 
     def run(self, status: str, thread_id: str | None = None) -> ArrangedRun:
         try:
@@ -337,13 +455,27 @@ class SuiteArranger(Arranger):
         except NotArranged as exc:
             pytest.skip(self.clean(f"not verified: could not arrange a {status} run: {exc}"))
         except ArrangeError as exc:
-            pytest.fail(self.clean(f"runcancel: {exc}"), pytrace=False)
+            self.refused(exc)
 
     def thread(self) -> str:
         try:
             return super().thread()
         except ArrangeError as exc:
-            pytest.fail(self.clean(f"runcancel: {exc}"), pytrace=False)
+            self.refused(exc)
+
+    def refused(self, exc: ArrangeError) -> NoReturn:
+        """A target whose every answer says it is retired skips (one verdict on top), else fails."""
+        retired = self.record is not None and _retired(self.record)
+        if retired:
+            pytest.skip("not verified: endpoint retired or not implemented (see the runcancel summary)")
+        pytest.fail(self.clean(f"runcancel: {exc}"), pytrace=False)
+
+
+def _retired(record: SessionRecord) -> bool:
+    from runcancel.drift import Answer, target_verdicts
+
+    verdicts = target_verdicts([Answer.of_seen(seen) for seen in record.seen])
+    return any(v.kind == "endpoint-retired" for v in verdicts)
 
 
 @pytest.fixture(scope="session")
@@ -358,16 +490,18 @@ def runcancel_arrangers(
     shared = _runcancel_session_arranger
     own_assistant = RECORDER in pytestconfig.stash
 
-    clean = pytestconfig.stash[SESSION].clean
+    record = pytestconfig.stash[SESSION]
 
     def make() -> SuiteArranger:
-        arranger = SuiteArranger(shared.client, wait=shared.wait, poll_pause=shared.poll_pause, clean=clean)
+        arranger = SuiteArranger(
+            shared.client, wait=shared.wait, poll_pause=shared.poll_pause, clean=record.clean, record=record
+        )
         if own_assistant:
             return arranger
         try:
             arranger.assistant_id = shared.assistant()
         except ArrangeError as exc:
-            pytest.fail(clean(f"runcancel: {exc}"), pytrace=False)
+            arranger.refused(exc)
         return arranger
 
     return make

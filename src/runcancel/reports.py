@@ -42,6 +42,7 @@ __all__ = [
     "ReportError",
     "TargetVerdict",
     "build_report",
+    "check_writable",
     "exit_decision",
     "findings_json",
     "findings_schema",
@@ -227,7 +228,8 @@ def build_report(
         started=_utc(started),
         finished=_utc(finished),
         fail_on=policy,
-        fail=exit_decision(weighed, policy),
+        # A whole-target verdict (retired endpoint, no cancel route) fails the run unless told `never`.
+        fail=exit_decision(weighed, policy) or (bool(standing) and policy != "never"),
         certified=verified and not exit_decision(weighed, judged_as) and not standing,
         clauses=tuple(results),
         findings=findings,
@@ -724,3 +726,16 @@ def write_reports(report: Report, folder: Path) -> list[Path]:
         for temp in temps.values():
             with contextlib.suppress(OSError):
                 temp.unlink(missing_ok=True)
+
+
+def check_writable(folder: Path) -> None:
+    """Raise ReportError now, before a run, if the reports could not be written into `folder` later."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _report_error("create the reports folder", folder, folder, exc) from None
+    try:
+        _write_temp(folder, "probe", b"").unlink()
+    except OSError as exc:
+        raise _report_error("write into the reports folder", folder, folder, exc) from None

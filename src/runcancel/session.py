@@ -99,11 +99,11 @@ class SessionRecord:
         if isinstance(outcome, NotVerified):
             verdict = Verdict(clause, nodeid, not_verified=self.clean(outcome.reason))
         else:
-            verdict = Verdict(clause, nodeid, findings=[self._clean_finding(f) for f in outcome])
+            verdict = Verdict(clause, nodeid, findings=[self.clean_finding(f) for f in outcome])
         self.verdicts.append(verdict)
         return verdict
 
-    def _clean_finding(self, f: Finding) -> Finding:
+    def clean_finding(self, f: Finding) -> Finding:
         if self.scrubber is None:
             return f
         evidence = f.evidence

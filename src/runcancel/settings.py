@@ -15,6 +15,7 @@ from typing import Generic, TypeVar
 __all__ = [
     "DEFAULT_PROBE_EXAMPLES",
     "DEFAULT_PROBE_SEED",
+    "FAIL_ON",
     "MOCK",
     "RECORD_MODES",
     "REPLAY",
@@ -54,6 +55,9 @@ class Settings:
     cassette_dir: Setting[str] = Setting("cassettes", "default")
     probe_examples: Setting[int] = Setting(DEFAULT_PROBE_EXAMPLES, "default")
     probe_seed: Setting[int] = Setting(DEFAULT_PROBE_SEED, "default")
+    fail_on: Setting[str] = Setting("breaking", "default")
+    drift_baseline: Setting[str | None] = Setting(None, "default")
+    reports_dir: Setting[str] = Setting("reports", "default")
 
     @property
     def uses_mock(self) -> bool:
@@ -83,7 +87,11 @@ CHAIN: dict[str, tuple[str, str, str | None, str | None]] = {
         str(DEFAULT_PROBE_EXAMPLES),
     ),
     "probe_seed": ("--probe-seed", "RUNCANCEL_PROBE_SEED", "runcancel_probe_seed", str(DEFAULT_PROBE_SEED)),
+    "fail_on": ("--fail-on", "RUNCANCEL_FAIL_ON", "runcancel_fail_on", "breaking"),
+    "drift_baseline": ("--drift-baseline", "RUNCANCEL_DRIFT_BASELINE", "runcancel_drift_baseline", None),
+    "reports_dir": ("--reports-dir", "RUNCANCEL_REPORTS_DIR", "runcancel_reports_dir", "reports"),
 }
+FAIL_ON = ("breaking", "additive", "never")
 
 
 def _seconds(flag: str) -> Callable[[str], float]:
@@ -139,7 +147,26 @@ def resolve_settings(
         cassette_dir=Setting(str(cassette_dir.value), cassette_dir.source),
         probe_examples=Setting(_count(examples), examples.source),
         probe_seed=_seed(seed),
+        fail_on=_fail_on(_choose("fail_on", options, env, ini)),
+        drift_baseline=_choose("drift_baseline", options, env, ini),
+        reports_dir=_text(_choose("reports_dir", options, env, ini)),
     )
+
+
+def _text(chosen: Setting[str | None]) -> Setting[str]:
+    return Setting(str(chosen.value), chosen.source)
+
+
+def _fail_on(chosen: Setting[str | None]) -> Setting[str]:
+    """Which findings fail the run: `breaking` ones (the default), `additive` ones too, or `never`."""
+    flag = CHAIN["fail_on"][0] if chosen.source == "default" else chosen.source
+    text = str(chosen.value).strip().lower()
+    if text not in FAIL_ON:
+        raise SettingsError(
+            f"runcancel: {flag} takes one of {', '.join(FAIL_ON)}, got {chosen.value!r}. "
+            "`breaking` fails on breaking findings, `additive` on additive ones too, `never` only reports."
+        )
+    return Setting(text, chosen.source)
 
 
 def _count(chosen: Setting[str | None]) -> int:

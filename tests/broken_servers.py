@@ -474,6 +474,12 @@ def _not_found_as_detail(answer: Answer) -> None:
         answer.set_json({"detail": "Not Found"})
 
 
+def _envelope_without_param_and_code(answer: Answer) -> None:
+    if answer.status >= 400 and answer.error_message():
+        error = answer.json()["error"]
+        answer.set_json({"error": {"message": error["message"], "type": error["type"]}})
+
+
 def _other_methods_405(answer: Answer) -> None:
     if answer.status == 404 and answer.method != "POST" and _CANCEL.match(answer.path):
         answer.status = 405
@@ -848,6 +854,13 @@ BROKEN_SERVERS: tuple[BrokenServer, ...] = (
         "`OpenAI-Beta: assistants=v1` is served as v2",
         on_requests(_beta_v1_accepted),
         "error.beta_v1",
+    ),
+    BrokenServer(
+        "envelope-without-param-code",
+        "error answers carry only `message` and `type`, without `param` and `code`",
+        on_answers(_envelope_without_param_and_code),
+        "error.envelope",
+        also=("error.unknown_thread", "error.no_key", "lifecycle.cancel_finished"),
     ),
     BrokenServer(
         "wrong-method-405",

@@ -8,10 +8,20 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from types import FrameType
 from typing import NoReturn
 
-__all__ = ["UsageError", "build_parser", "main", "mock_api_key", "run_cassettes_check"]
+__all__ = [
+    "UsageError",
+    "build_parser",
+    "main",
+    "mock_api_key",
+    "run_cassettes_check",
+    "run_certify",
+    "run_drift",
+    "suites_path",
+]
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -93,7 +103,108 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.set_defaults(command=run_cassettes_check)
     cassettes.set_defaults(command=lambda _args: _missing_command(cassettes))
+
+    certify = commands.add_parser(
+        "certify",
+        help="run every contract suite against a server and write the reports",
+        description="Run every contract suite (shape, lifecycle, errors, probes) against URL, or the "
+        "built-in reference mock when no URL is given (nor OPENAI_BASE_URL), and write findings.json, "
+        "drift.md, certification.md and certification.html. Exit 0 when the policy (--fail-on) passes.",
+    )
+    certify.add_argument("url", nargs="?", default=None, help="the server's base URL, or 'mock'")
+    _suite_options(certify)
+    certify.add_argument("--drift-baseline", metavar="DIR", help="also compare with the cassettes in DIR")
+    certify.set_defaults(command=run_certify)
+
+    drift = commands.add_parser(
+        "drift",
+        help="compare a server's answers with recorded ones",
+        description="Run the contract suites against URL and compare every answer with the cassettes in "
+        "--baseline: fields added or removed, types and nullability, status codes, error messages, headers. "
+        "Exit 0 when no drift fails the policy (--fail-on); clause failures alone do not count here.",
+    )
+    drift.add_argument("url", help="the server's base URL, or 'mock'")
+    drift.add_argument("--baseline", required=True, metavar="DIR", help="a folder of recorded cassettes")
+    _suite_options(drift)
+    drift.set_defaults(command=run_drift)
     return parser
+
+
+# The options `certify` and `drift` pass to the suites: (flag, metavar, help). Not given: the suites'
+# own chain applies (environment variable, then config, then default), as for `pytest contracts`.
+_SUITE_OPTIONS = (
+    ("--api-key", "KEY", "API key to send (env OPENAI_API_KEY)"),
+    ("--fail-on", "POLICY", "breaking (default), additive or never (env RUNCANCEL_FAIL_ON)"),
+    ("--reports-dir", "DIR", "where the reports go (default: reports; env RUNCANCEL_REPORTS_DIR)"),
+    ("--request-timeout", "SECONDS", "time-out of one request (default 10)"),
+    ("--arrange-timeout", "SECONDS", "how long to wait for a run to reach a status (default 30)"),
+    ("--probe-examples", "N", "budget of the generated probe cases (default 100)"),
+    ("--probe-seed", "SEED", "seed of the generated probe cases, or 'random'"),
+)
+
+
+def _suite_options(parser: argparse.ArgumentParser) -> None:
+    for flag, metavar, text in _SUITE_OPTIONS:
+        parser.add_argument(flag, metavar=metavar, default=None, help=text)
+
+
+def suites_path() -> Path:
+    """The contract suites: inside the installed package, else `contracts/` of the source tree."""
+    from importlib import resources
+
+    packaged = resources.files("runcancel").joinpath("contracts")
+    if packaged.is_dir():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parents[2] / "contracts"
+
+
+def _pytest_args(args: argparse.Namespace, url: str | None, extra: Sequence[str] = ()) -> list[str]:
+    """pytest's arguments for the suites, isolated from any pytest configuration in the current folder."""
+    argv = [str(suites_path()), "-c", os.devnull, "--rootdir", os.getcwd(), "-p", "no:cacheprovider", "-q"]
+    if url is not None:
+        argv += ["--target", url]
+    for flag, _metavar, _text in _SUITE_OPTIONS:
+        value = getattr(args, flag.lstrip("-").replace("-", "_"))
+        if value is not None:
+            argv += [flag, value]
+    return [*argv, *extra]
+
+
+def run_certify(args: argparse.Namespace) -> int:
+    """``runcancel certify [URL]``: every suite, the reports, the policy's exit code (pytest's codes)."""
+    import pytest
+
+    extra = ["--drift-baseline", args.drift_baseline] if args.drift_baseline else []
+    return int(pytest.main(_pytest_args(args, args.url, extra)))
+
+
+def run_drift(args: argparse.Namespace) -> int:
+    """``runcancel drift URL --baseline DIR``: the suites run, and only their drift decides the exit."""
+    import json
+
+    import pytest
+
+    from runcancel.findings import Finding, Severity
+    from runcancel.reports import exit_decision
+    from runcancel.settings import SettingsError, resolve_settings
+
+    try:
+        settings = resolve_settings({"fail_on": args.fail_on, "reports_dir": args.reports_dir}, os.environ)
+    except SettingsError as exc:
+        raise UsageError(str(exc)) from None
+    args.fail_on = "never"  # the suites' clause failures are certify's business, not drift's
+    code = int(pytest.main(_pytest_args(args, args.url, ["--drift-baseline", args.baseline])))
+    if code != 0:
+        return code
+    folder = Path(settings.reports_dir.value)
+    document = json.loads(
+        ((folder if folder.is_absolute() else Path.cwd() / folder) / "findings.json").read_text()
+    )
+    drift = [
+        Finding(f["clause"], f["path"], f["expected"], f["observed"], Severity(f["severity"]))
+        for f in document["drift"]["findings"]
+    ]
+    return 1 if exit_decision(drift, settings.fail_on.value) else 0
 
 
 def _missing_command(parser: argparse.ArgumentParser) -> int:

@@ -39,6 +39,19 @@ __all__ = [
 CONTRACT_HEADERS = frozenset({"content-type", "x-request-id", "openai-version", "openai-processing-ms"})
 # Keys below these are the user's own data (metadata) or JSON schemas: compared as opaque maps.
 OPAQUE = frozenset({"metadata", "parameters", "schema"})
+# The routes drift compares, with their methods (empty: any method, the cancel path's wrong methods
+# included). Paths the probe bends out of shape (`?`, `#`, extra `/` in an id) are left out: a
+# recording keeps them as the client normalised them, so they cannot be paired reliably.
+ROUTES: dict[str, frozenset[str]] = {
+    "/threads": frozenset({"POST"}),
+    "/threads/{id}": frozenset({"GET", "DELETE"}),
+    "/threads/{id}/runs": frozenset({"GET", "POST"}),
+    "/threads/{id}/runs/{id}": frozenset({"GET"}),
+    "/threads/{id}/runs/{id}/cancel": frozenset(),
+    "/assistants": frozenset({"POST"}),
+    "/assistants/{id}": frozenset({"GET", "DELETE"}),
+}
+MAX_BODY = 64 * 1024
 _ID_SEGMENT_AFTER = frozenset({"threads", "runs", "assistants", "steps", "messages"})
 _QUOTED = re.compile(r"'[^']*'")
 _ID_TOKEN = re.compile(r"\b(?:asst|thread|run|call|req|msg|step)_[A-Za-z0-9]+\b")
@@ -60,6 +73,14 @@ class Answer:
     header_names: frozenset[str]
     body: Any
     url: str
+    complete: bool = True  # False: the body was not kept (too large); its shape is not compared
+
+    @property
+    def route(self) -> bool:
+        """Whether the request names one of the API's routes (the probe's odd paths do not)."""
+        path = signature_path(urlsplit(self.url).path)
+        methods = ROUTES.get(path)
+        return methods is not None and (not methods or self.method in methods)
 
     @property
     def signature(self) -> tuple[str, str, str, str | None]:
@@ -81,6 +102,7 @@ class Answer:
             header_names=frozenset(seen.header_names),
             body=seen.body,
             url=seen.url,
+            complete=seen.complete,
         )
 
 
@@ -185,6 +207,7 @@ def _cassette_answers(file: Path) -> list[Answer]:
         beta_values = headers.get("openai-beta")
         raw = (response.get("body") or {}).get("string", "")
         text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else str(raw)
+        complete = len(text) <= MAX_BODY
         try:
             body = json.loads(text)
         except ValueError:
@@ -197,8 +220,9 @@ def _cassette_answers(file: Path) -> list[Answer]:
                 beta=str(beta_values[0]) if beta_values else None,
                 status=int(response["status"]["code"]),
                 header_names=frozenset(k.lower() for k in (response.get("headers") or {})),
-                body=body,
+                body=body if complete else None,
                 url=str(request["uri"]),
+                complete=complete,
             )
         )
     return answers
@@ -209,7 +233,8 @@ def _cassette_answers(file: Path) -> list[Answer]:
 
 def compare(baseline: Iterable[Answer], current: Iterable[Answer]) -> list[Finding]:
     """Drift findings of the current answers against the baseline, request signature by signature."""
-    before, now = _by_signature(baseline), _by_signature(current)
+    before = _by_signature(a for a in baseline if a.route)
+    now = _by_signature(a for a in current if a.route)
     findings: list[Finding] = []
     for signature in sorted(set(before) & set(now), key=str):
         old, new = before[signature], now[signature]
@@ -228,9 +253,10 @@ def compare(baseline: Iterable[Answer], current: Iterable[Answer]) -> list[Findi
                 )
             )
         for status in sorted(old_statuses & new_statuses):
-            was = [a for a in old if a.status == status]
-            is_ = [a for a in new if a.status == status]
-            findings += _compare_answers(f"{where} -> {status}", was, is_)
+            was = [a for a in old if a.status == status and a.complete]
+            is_ = [a for a in new if a.status == status and a.complete]
+            if was and is_:
+                findings += _compare_answers(f"{where} -> {status}", was, is_)
     return findings
 
 

@@ -33,6 +33,7 @@ class Seen:
     header_names: tuple[str, ...]
     head: str
     body: Any
+    complete: bool = True  # False: the body was too large to keep, its shape is unknown
 
     @classmethod
     def of(cls, exchange: Exchange, scrubber: Scrubber | None = None) -> Seen:
@@ -53,6 +54,7 @@ class Seen:
             header_names=tuple(sorted({k.lower() for k in exchange.headers})),
             head=clean(exchange.content[:300].decode("utf-8", errors="replace")),
             body=body,
+            complete=len(exchange.content) <= MAX_BODY,
         )
 
 

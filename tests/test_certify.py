@@ -1,0 +1,136 @@
+"""`runcancel certify` and `runcancel drift`, and the policy, tried as a user runs them: as commands."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from broken_servers import API_KEY, NO_ROUTE, UNDOCUMENTED_FIELDS, Served, Server, mock_config
+
+CASSETTES = Path(__file__).resolve().parents[1] / "cassettes"
+
+
+def runcancel(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "RUNCANCEL_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "runcancel.cli", *args, "--probe-examples", "10"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def served(request: pytest.FixtureRequest) -> Iterator[str]:
+    server: Server = request.param
+    with Served(server.app_factory(mock_config())) as running:
+        yield running.url
+
+
+def findings(folder: Path) -> dict[str, object]:
+    document: dict[str, object] = json.loads((folder / "reports" / "findings.json").read_text())
+    return document
+
+
+def test_certify_without_a_url_certifies_the_built_in_mock(tmp_path: Path) -> None:
+    """The README's main-job example: every clause passed, the four reports written, exit 0."""
+    done = runcancel("certify", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout[-2000:]
+    assert sorted(p.name for p in (tmp_path / "reports").iterdir()) == [
+        "certification.html",
+        "certification.md",
+        "drift.md",
+        "findings.json",
+    ]
+    document = findings(tmp_path)
+    assert document["verdict"] == "CERTIFIED"
+    assert "CERTIFIED: 101 passed, 0 failed, 0 not verified" in done.stdout
+
+
+@pytest.mark.parametrize("served", [UNDOCUMENTED_FIELDS], indirect=True, ids=["undocumented-fields"])
+@pytest.mark.parametrize(("policy", "code"), [("breaking", 0), ("additive", 1), ("never", 0)])
+def test_undocumented_fields_are_additive_drift(served: str, policy: str, code: int, tmp_path: Path) -> None:
+    """tool_resources and reasoning_effort are additive: they fail the run only under --fail-on additive."""
+    done = runcancel("certify", served, "--api-key", API_KEY, "--fail-on", policy, cwd=tmp_path)
+    assert done.returncode == code, done.stdout[-2000:]
+    extra = [f for f in findings(tmp_path)["findings"] if f["clause"] == "schema.undocumented_field"]  # type: ignore[attr-defined]
+    assert {f["path"] for f in extra} == {"$.tool_resources", "$.reasoning_effort"}
+    assert {f["severity"] for f in extra} == {"additive"}
+
+
+@pytest.mark.parametrize("served", [NO_ROUTE], indirect=True, ids=["no-route"])
+def test_a_server_that_answers_404_everywhere_is_one_verdict(served: str, tmp_path: Path) -> None:
+    """Every request 404 unknown URL: one top verdict, endpoint retired or not implemented, exit 1."""
+    done = runcancel("certify", served, "--api-key", API_KEY, cwd=tmp_path)
+    assert done.returncode == 1
+    document = findings(tmp_path)
+    assert [v["kind"] for v in document["target_verdicts"]] == ["endpoint-retired"]  # type: ignore[index]
+    assert document["verdict"] == "NOT CERTIFIED"
+    assert "FAILED" not in done.stdout
+    assert done.stdout.count("endpoint retired or not implemented: all") == 1
+    certificate = (tmp_path / "reports" / "certification.md").read_text()
+    assert certificate.index("endpoint retired") < certificate.index("schema.status")
+
+
+def test_drift_against_the_shipped_cassettes_finds_nothing_on_the_mock(tmp_path: Path) -> None:
+    """The reference mock answers in the shape it was recorded in: no drift, exit 0."""
+    done = runcancel("drift", "mock", "--baseline", str(CASSETTES), cwd=tmp_path)
+    assert done.returncode == 0, done.stdout[-2000:]
+    assert "No drift was found" in (tmp_path / "reports" / "drift.md").read_text()
+
+
+@pytest.mark.parametrize("served", [UNDOCUMENTED_FIELDS], indirect=True, ids=["undocumented-fields"])
+def test_drift_names_new_fields_and_exits_by_policy(served: str, tmp_path: Path) -> None:
+    """New fields against the recorded baseline are additive drift: exit 0, or 1 under additive."""
+    done = runcancel("drift", served, "--baseline", str(CASSETTES), "--api-key", API_KEY, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout[-2000:]
+    drift = (tmp_path / "reports" / "drift.md").read_text()
+    assert "drift.field_added" in drift
+    assert "$.tool_resources" in drift
+    strict = runcancel(
+        "drift",
+        served,
+        "--baseline",
+        str(CASSETTES),
+        "--api-key",
+        API_KEY,
+        "--fail-on",
+        "additive",
+        cwd=tmp_path,
+    )
+    assert strict.returncode == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        pytest.param(
+            ["certify", "--fail-on", "sometimes"],
+            "--fail-on takes one of breaking, additive, never",
+            id="policy",
+        ),
+        pytest.param(
+            ["drift", "mock", "--baseline", "nowhere"],
+            "/nowhere is not a folder. Give the folder of recorded cassettes",
+            id="baseline",
+        ),
+        pytest.param(
+            ["certify", "--reports-dir", "taken"], "cannot create the reports folder", id="reports-dir"
+        ),
+    ],
+)
+def test_bad_input_is_one_clear_message(args: list[str], message: str, tmp_path: Path) -> None:
+    """A bad policy, a missing baseline, an unwritable reports folder: a clear message, no traceback."""
+    (tmp_path / "taken").write_text("a file where the folder should be")
+    done = runcancel(*args, cwd=tmp_path)
+    assert done.returncode == 4
+    assert message in done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr

@@ -52,7 +52,8 @@ def test_certify_without_a_url_certifies_the_built_in_mock(tmp_path: Path) -> No
     ]
     document = findings(tmp_path)
     assert document["verdict"] == "CERTIFIED"
-    assert "CERTIFIED: 101 passed, 0 failed, 0 not verified" in done.stdout
+    assert "CERTIFIED: " in done.stdout
+    assert " passed, 0 failed, 0 not verified" in done.stdout
 
 
 @pytest.mark.parametrize("served", [UNDOCUMENTED_FIELDS], indirect=True, ids=["undocumented-fields"])

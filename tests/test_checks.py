@@ -42,7 +42,7 @@ def test_a_faithful_cancel_answer_keeps_every_clause() -> None:
     outcomes = check_cancel_answer(exchange(), CTX)
     assert {c: o for c, o in outcomes.items() if o and c != "usage.totals"} == {}
     assert isinstance(outcomes["usage.totals"], NotVerified)  # usage is null while cancelling
-    assert len(outcomes) == 5 + 28 + 13
+    assert len(outcomes) == 5 + 28 + 14
 
 
 def test_html_is_a_json_failure_that_shows_the_first_bytes() -> None:

@@ -148,6 +148,9 @@ def check_error_answer(exchange: Exchange, clause: str, expect: ErrorExpectation
         for f in envelope
         if f.clause != "error.envelope.undocumented_field"
     ]
+    # The live API sends its request id on refusals too (and the contract documents it there).
+    request_id = header_outcomes(exchange)["headers.x-request-id"]
+    findings += [f.under(clause) for f in request_id] if isinstance(request_id, list) else []
     error = data.get("error") if isinstance(data, dict) else None
     if not isinstance(error, dict):
         return findings

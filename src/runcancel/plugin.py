@@ -295,6 +295,10 @@ def pytest_runtest_makereport(
     report = yield
     if call.excinfo is not None and call.excinfo.errisinstance(TargetError):
         report.longrepr = str(call.excinfo.value)
+        # A target that is gone or too slow would make every later test wait out the same time-out.
+        item.session.shouldfail = (
+            "runcancel: the target failed to answer; the clauses not reached are not verified"
+        )
     elif call.excinfo is not None and RECORDER in item.config.stash:
         explained = item.config.stash[RECORDER].explain(call.excinfo.value, item.nodeid)
         if explained is not None:

@@ -186,6 +186,15 @@ def _state_usage(run: RunData, ctx: CancelContext) -> Outcome:
     return []
 
 
+@_rule("state.expires_at", "`expires_at` is null once the run has finished", "live API")
+def _state_expires_at(run: RunData, ctx: CancelContext) -> Outcome:
+    status = _field("state.expires_at", run, "status")
+    expires = _field("state.expires_at", run, "expires_at")
+    if status in TERMINAL_STATUSES and expires is not None:
+        return _fail("state.expires_at", "expires_at", f"null once {status}", expires)
+    return []
+
+
 @_rule("usage.totals", "`usage.total_tokens` is prompt_tokens + completion_tokens", "docs")
 def _usage_totals(run: RunData, ctx: CancelContext) -> Outcome:
     usage = _field("usage.totals", run, "usage")

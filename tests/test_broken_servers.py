@@ -6,6 +6,7 @@ process (pytester) with the project's own configuration, as `pytest contracts --
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -95,6 +96,8 @@ def run_suites(
             API_KEY,
             "--arrange-timeout",
             ARRANGE_TIMEOUT,
+            "--reports-dir",
+            str(pytester.path / "reports"),
             *options,
         )
     finally:
@@ -146,6 +149,12 @@ def test_the_suites_catch_the_fault_by_its_clause(
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     errored = [r.nodeid for r in reports(result) if r.when != "call" and r.failed]
     assert errored == [], "tests errored instead of failing"
+    # The written report agrees: the clause failed, with breaking findings, and no certificate.
+    document = json.loads((pytester.path / "reports" / "findings.json").read_text())
+    clause = next(c for c in document["clauses"] if c["id"] == server.clause)
+    assert clause["state"] == "failed"
+    assert {f["severity"] for f in clause["findings"]} == {"breaking"}
+    assert document["verdict"] == "NOT CERTIFIED"
 
 
 @pytest.mark.parametrize("server", [pytest.param(s, id=s.name) for s in PROBE_FAULTS])

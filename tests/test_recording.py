@@ -662,6 +662,9 @@ def test_no_secret_reaches_any_written_file(
         if p.suffix != ".py"
     }
     assert {name: found for name, found in leaks.items() if found} == {}
+    assert (pytester.path / "reports" / "findings.json").is_file()
+    shown = result.stdout.str() + result.stderr.str()
+    assert [c for c in canaries if c in shown] == [], "the terminal showed a secret"
     assert result.ret == pytest.ExitCode.OK
     cassette = (
         pytester.path / "cassettes" / "test_errors" / "test_error_answer[error.wrong_key].yaml"

@@ -21,7 +21,7 @@ from runcancel.targets import cancel_path
 
 UNKNOWN_THREAD = "thread_runcancelUnknownThread00"
 UNKNOWN_RUN = "run_runcancelUnknownRun000000000"
-WRONG_KEY = "sk-runcancel-wrong-key-0000"
+WRONG_KEY = "sk-wrong-key-0000"
 
 
 @dataclass(frozen=True)

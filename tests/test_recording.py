@@ -36,7 +36,7 @@ pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "cassettes"
-KEY = "sk-runcancel-test-key-0001"
+KEY = "sk-rc-test-key-0001"
 BETA = {"OpenAI-Beta": "assistants=v2"}
 ENVIRONMENT = (
     "OPENAI_BASE_URL",

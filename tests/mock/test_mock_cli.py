@@ -100,7 +100,7 @@ def test_port_in_use_exits_2_with_one_paragraph(capsys: pytest.CaptureFixture[st
 
 def test_start_line_names_the_key_source_and_ctrl_c_exits_0() -> None:
     """The server prints one start line with its URL and the key's source (never the key); Ctrl-C ends it."""
-    environ = {**os.environ, "OPENAI_API_KEY": "sk-from-the-environment"}
+    environ = {**os.environ, "OPENAI_API_KEY": "sk-from-env-var"}
     code = "import sys; from runcancel.cli import main; sys.exit(main())"
     with subprocess.Popen(
         [sys.executable, "-c", code, "mock", "--port", "0"],
@@ -118,7 +118,7 @@ def test_start_line_names_the_key_source_and_ctrl_c_exits_0() -> None:
             request = urllib.request.Request(
                 f"{line.split()[4]}/threads",
                 method="POST",
-                headers={"Authorization": "Bearer sk-from-the-environment", "OpenAI-Beta": "assistants=v2"},
+                headers={"Authorization": "Bearer sk-from-env-var", "OpenAI-Beta": "assistants=v2"},
             )
             with urllib.request.urlopen(request, timeout=5) as answer:
                 assert answer.status == 200

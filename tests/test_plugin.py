@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -242,3 +243,23 @@ def test_a_clause_test_that_ends_before_its_verdict_is_recorded_not_verified(
     result.stdout.fnmatch_lines(
         ["*0 clauses held, 0 broken, 1 not verified*", "not verified: lifecycle.cancel_finished"]
     )
+
+
+def test_runs_read_while_arranging_are_checked_too(pytester: pytest.Pytester) -> None:
+    """A Run read back during arranging that breaks a rule fails the run, though no test judged it."""
+    from broken_servers import Served, mock_config, on_read_run
+
+    def wrong_totals(run: dict[str, object]) -> None:
+        if isinstance(run.get("usage"), dict):
+            run["usage"] = {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 3}
+
+    pytester.makepyfile("def test_x(arrange):\n    arrange.run('completed')\n")
+    with Served(on_read_run(wrong_totals)(mock_config())) as served:
+        result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--target", served.url)
+    result.assert_outcomes(passed=1)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    document = json.loads((pytester.path / "reports" / "findings.json").read_text())
+    totals = next(c for c in document["clauses"] if c["id"] == "usage.totals")
+    assert totals["state"] == "failed"
+    assert totals["tests"] == ["(runs created and read while arranging)"]
+    assert totals["findings"][0]["request"]["method"] == "GET"

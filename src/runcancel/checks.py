@@ -13,7 +13,7 @@ from typing import Any
 
 from runcancel.clauses import schema_clauses
 from runcancel.contract import contract_findings
-from runcancel.findings import Finding, NotVerified, preview
+from runcancel.findings import Evidence, Finding, NotVerified, preview
 from runcancel.models import envelope_findings, run_findings
 from runcancel.rules import CancelContext, Outcome, check_rules
 from runcancel.targets import Exchange
@@ -24,8 +24,21 @@ __all__ = [
     "check_error_answer",
     "decode",
     "header_outcomes",
+    "run_object_findings",
     "status_kept",
 ]
+
+# The rules that hold for a run in any status, read back or created (the cancel.* rules hold for a
+# cancel answer only).
+RUN_RULES = (
+    "state.required_action",
+    "state.last_error",
+    "state.incomplete_details",
+    "state.usage",
+    "state.expires_at",
+    "usage.totals",
+    "time.order",
+)
 
 REQUEST_ID = re.compile(r"^req_[0-9a-f]{32}$")
 
@@ -197,3 +210,16 @@ def status_kept(clause: str, status_before: Any, read_back: Exchange) -> list[Fi
         return []
     expected = f"unchanged ({preview(status_before)})"
     return [Finding(clause, "$.status", expected, preview(status), evidence=read_back.evidence)]
+
+
+def run_object_findings(data: Any, evidence: Evidence) -> list[Finding]:
+    """Every finding on a Run read or created while arranging: its schema and the rules of any run."""
+    run_id = data.get("id") if isinstance(data, dict) else None
+    thread_id = data.get("thread_id") if isinstance(data, dict) else None
+    ctx = CancelContext(str(thread_id), str(run_id))
+    found = [*run_findings(data), *contract_findings(data)]
+    for outcome in check_rules(data, ctx, RUN_RULES).values():
+        if isinstance(outcome, list):
+            found += outcome
+    unique = {(f.clause, f.path): f.with_evidence(evidence) for f in found}
+    return list(unique.values())

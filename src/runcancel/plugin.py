@@ -201,6 +201,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     from runcancel.drift import Answer, compare, target_verdicts
     from runcancel.reports import ReportError, build_report, write_reports
 
+    _check_runs_seen(record)
     answers = [Answer.of_seen(seen) for seen in record.seen]
     drift = compare(finish.baseline, answers) if finish.baseline_label else []
     probe = config.stash.get(PROBE, None)
@@ -221,6 +222,28 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     except ReportError as exc:
         finish.error = str(exc)
     session.exitstatus = _policy_exit(int(session.exitstatus), report, record.settings.fail_on.value, finish)
+
+
+ARRANGING = "(runs created and read while arranging)"
+
+
+def _check_runs_seen(record: SessionRecord) -> None:
+    """Every Run the target answered outside a cancel (created, read back) is checked too: its schema
+    and the rules of any run. What breaks is recorded under its clause; it fails the run by policy."""
+    from runcancel.checks import run_object_findings
+    from runcancel.findings import Evidence
+
+    found: dict[str, list[Finding]] = {}
+    for seen in record.seen:
+        body = seen.body
+        if not (200 <= seen.status < 300 and isinstance(body, dict) and body.get("object") == "thread.run"):
+            continue
+        if seen.url.rstrip("/").endswith("/cancel"):
+            continue  # cancel answers are the suites' own business
+        for f in run_object_findings(body, Evidence(seen.method, seen.url, seen.status)):
+            found.setdefault(f.clause, []).append(f)
+    for clause, findings in found.items():
+        record.record(clause, findings, ARRANGING)
 
 
 def _policy_exit(status: int, report: Any, fail_on: str, finish: Finish) -> int:

@@ -263,3 +263,11 @@ def test_runs_read_while_arranging_are_checked_too(pytester: pytest.Pytester) ->
     assert totals["state"] == "failed"
     assert totals["tests"] == ["(runs created and read while arranging)"]
     assert totals["findings"][0]["request"]["method"] == "GET"
+
+
+def test_other_projects_get_no_reports_folder(pytester: pytest.Pytester) -> None:
+    """A pytest run that uses none of the suites' fixtures writes nothing and checks no folder."""
+    pytester.makepyfile("def test_x():\n    pass\n")
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--reports-dir", "/proc/not-writable")
+    result.assert_outcomes(passed=1)
+    assert not (pytester.path / "reports").exists()

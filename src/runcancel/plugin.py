@@ -139,7 +139,6 @@ def pytest_configure(config: pytest.Config) -> None:
         project=os.environ.get("OPENAI_PROJECT_ID"),
     )
     config.stash[SESSION] = SessionRecord(settings, target_label=label, scrubber=scrubber)
-    config.stash[FINISH] = _prepare_finish(config, settings)
     if settings.replays or settings.records:
         from runcancel.recording import Recorder
 
@@ -270,9 +269,14 @@ def _cassette_dir(config: pytest.Config, settings: Settings) -> Path:
 def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> None:
-    """Fail fast, in one line, when the suites are aimed at a target that cannot be used."""
+    """Fail fast, in one line, when the suites are aimed at a target that cannot be used, or their
+    results could not be written. Only runs that use the suites' fixtures are concerned: pytest runs
+    of other projects in the same environment get no reports folder and no network traffic."""
     settings = config.stash[SESSION].settings
-    wanted = any(TARGET_FIXTURES & set(getattr(item, "fixturenames", ())) for item in items)
+    used = {name for item in items for name in getattr(item, "fixturenames", ())}
+    if used & (TALKING_FIXTURES | {"verdict"}) and not config.option.collectonly:
+        config.stash[FINISH] = _prepare_finish(config, settings)
+    wanted = bool(TARGET_FIXTURES & used)
     if wanted and settings.replays and not config.option.collectonly:
         from runcancel.cassettes import CassetteError
 

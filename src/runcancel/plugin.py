@@ -19,7 +19,7 @@ from runcancel.arrange import ArrangedRun, ArrangeError, Arranger, NotArranged
 from runcancel.findings import Finding, NotVerified, Severity
 from runcancel.rules import Outcome
 from runcancel.session import SessionRecord
-from runcancel.settings import CHAIN, Settings, SettingsError, resolve_settings
+from runcancel.settings import CHAIN, DEFAULT_API_KEY, Settings, SettingsError, resolve_settings
 from runcancel.targets import Target, TargetClient, TargetError
 
 if TYPE_CHECKING:
@@ -306,8 +306,6 @@ def _target(settings: Settings, base_url: str | None = None, label: str = "") ->
 
 
 def _api_key(settings: Settings) -> str:
-    from runcancel.mock.config import DEFAULT_API_KEY
-
     return settings.api_key.value or DEFAULT_API_KEY
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 __all__ = [
+    "DEFAULT_API_KEY",
     "DEFAULT_PROBE_EXAMPLES",
     "DEFAULT_PROBE_SEED",
     "FAIL_ON",
@@ -27,6 +28,8 @@ __all__ = [
 
 T = TypeVar("T")
 MOCK = "mock"
+# The key the built-in mock accepts, and the suites send, when no key is given anywhere.
+DEFAULT_API_KEY = "sk-runcancel-mock"
 REPLAY = "replay"  # answer every request from the cassettes, network blocked
 RECORD_MODES = ("none", "once", "new_episodes", "all", "rewrite")  # pytest-recording's
 # The probe's generation: a fixed seed, so a run is reproducible (and replayable) unless told otherwise,

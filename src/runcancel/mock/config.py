@@ -7,8 +7,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-DEFAULT_API_KEY = "sk-runcancel-mock"
-"""The API key the mock accepts when none is configured."""
+from runcancel.settings import DEFAULT_API_KEY  # the mock accepts it when no key is configured
+
+__all__ = ["DEFAULT_API_KEY", "MockConfig"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from urllib.parse import unquote, urlsplit
 import yaml
 
 from runcancel.findings import Evidence, Finding, Severity, TargetVerdict, preview
+from runcancel.session import MAX_BODY
 
 __all__ = [
     "Answer",
@@ -51,7 +52,6 @@ ROUTES: dict[str, frozenset[str]] = {
     "/assistants": frozenset({"POST"}),
     "/assistants/{id}": frozenset({"GET", "DELETE"}),
 }
-MAX_BODY = 64 * 1024
 _ID_SEGMENT_AFTER = frozenset({"threads", "runs", "assistants", "steps", "messages"})
 _QUOTED = re.compile(r"'[^']*'")
 _ID_TOKEN = re.compile(r"\b(?:asst|thread|run|call|req|msg|step)_[A-Za-z0-9]+\b")

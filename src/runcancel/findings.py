@@ -18,7 +18,6 @@ __all__ = [
     "NotVerified",
     "Severity",
     "TargetVerdict",
-    "format_findings",
     "json_path",
     "preview",
 ]
@@ -93,10 +92,6 @@ def json_path(parts: tuple[str | int, ...] | list[str | int]) -> str:
     for part in parts:
         out += f"[{part}]" if isinstance(part, int) else f".{part}"
     return out
-
-
-def format_findings(findings: list[Finding]) -> str:
-    return "\n".join(str(f) for f in findings)
 
 
 @dataclass(frozen=True)

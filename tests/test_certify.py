@@ -45,6 +45,8 @@ def test_certify_without_a_url_certifies_the_built_in_mock(tmp_path: Path) -> No
     done = runcancel("certify", cwd=tmp_path)
     assert done.returncode == 0, done.stdout[-2000:]
     assert sorted(p.name for p in (tmp_path / "reports").iterdir()) == [
+        "badge.json",
+        "cancel_run.openapi.yaml",
         "certification.html",
         "certification.md",
         "drift.md",

@@ -249,8 +249,9 @@ def test_a_passed_clause_shows_the_requests_that_verified_it() -> None:
     doc = findings_json(report)
     status = next(c for c in doc["clauses"] if c["id"] == "cancel.status")
     assert status["verified_by"] == [{"method": "POST", "url": CANCEL_URL, "status": 200}]
-    assert f'<span class="label">verified by</span> <code>POST {CANCEL_URL} -&gt; 200</code>' in (
-        render_certification_html(report)
+    assert (
+        f'<span class="label">verified by</span>\n<ul><li><code>POST {CANCEL_URL} -&gt; 200</code></li></ul>'
+        in (render_certification_html(report))
     )
     row = next(line for line in render_certification_md(report).splitlines() if "| `cancel.id` |" in line)
     assert row.endswith(f"| verified by `{own}` |")
@@ -560,3 +561,24 @@ def test_not_verified_evidence_is_kept_with_the_reason() -> None:
     )
     clause = next(c for c in report.clauses if c.id == "lifecycle.cancel_finished")
     assert (clause.state, clause.reasons, clause.requests) == ("not verified", ("no expired run",), ())
+
+
+def test_the_cancels_lead_a_clauses_evidence() -> None:
+    """Of a test's requests, the cancels (the operation under contract) are listed before the ones
+    that arranged or read back the run."""
+    create = Evidence("POST", "http://127.0.0.1:4010/v1/threads", 200)
+    read = Evidence("GET", "http://127.0.0.1:4010/v1/threads/thread_abc/runs/run_abc", 200)
+    report = build_report(record_of({}), requests={SHAPE: (create, read, EVIDENCE)})
+    status = next(c for c in report.clauses if c.id == "cancel.status")
+    assert status.requests == (EVIDENCE, create, read)
+
+
+def test_the_requests_that_arranged_the_run_are_folded() -> None:
+    """The HTML lists the cancels and folds the requests that arranged the run; the Markdown names
+    the cancels and counts the rest."""
+    create = Evidence("POST", "http://127.0.0.1:4010/v1/threads", 200)
+    report = build_report(record_of({}), requests={SHAPE: (create, EVIDENCE)})
+    page = render_certification_html(report)
+    assert "<details><summary>1 more request that arranged or read back the run</summary>" in page
+    row = next(line for line in render_certification_md(report).splitlines() if "| `cancel.id` |" in line)
+    assert row.endswith(f"| verified by `{EVIDENCE}` and 1 more |")

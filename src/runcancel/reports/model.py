@@ -95,6 +95,10 @@ class Answer:
     complete: bool = True  # False: the body was larger than the session keeps
 
 
+def _is_cancel(e: Evidence) -> bool:
+    return e.url.rstrip("/").endswith("/cancel")
+
+
 @dataclass(frozen=True)
 class ClauseResult:
     """One clause's outcome in this run, with what shows it."""
@@ -112,6 +116,16 @@ class ClauseResult:
     more_requests: int = 0  # how many more there were
     # For a failed clause: the answers its breaking findings name, as the target sent them.
     answers: tuple[Answer, ...] = ()
+
+    @property
+    def cancels(self) -> tuple[Evidence, ...]:
+        """Of its requests, the cancels: the operation under contract."""
+        return tuple(e for e in self.requests if _is_cancel(e))
+
+    @property
+    def others(self) -> tuple[Evidence, ...]:
+        """Of its requests, those that arranged or read back the run."""
+        return tuple(e for e in self.requests if not _is_cancel(e))
 
     @property
     def unchecked(self) -> bool:
@@ -269,7 +283,8 @@ def _requests(
     verdicts: Sequence[Verdict], requests: Mapping[str, Sequence[Evidence]], record: SessionRecord
 ) -> list[Evidence]:
     """The requests of a clause's tests: each test's own, else those of its module's shared fixture
-    (keyed by the test file's path), then the requests its non-breaking findings name."""
+    (keyed by the test file's path), then the requests its non-breaking findings name. Cancels come
+    first: they are the operation under contract; the rest arranged or read back the run."""
     found: dict[Evidence, None] = {}
     for v in verdicts:
         own = requests.get(v.nodeid) or requests.get(v.nodeid.split("::", 1)[0], ())
@@ -278,7 +293,7 @@ def _requests(
         for f in v.findings:
             if f.evidence is not None:
                 found.setdefault(f.evidence)
-    return list(found)
+    return sorted(found, key=lambda e: not _is_cancel(e))
 
 
 def build_report(

@@ -296,3 +296,4 @@ def test_replay_passes_with_the_newest_schemathesis_and_hypothesis(tmp_path: Pat
     tail = "\n".join(done.stdout.splitlines()[-25:])
     assert done.returncode == 0, f"schemathesis {versions[0]}, hypothesis {versions[1]}:\n{tail}"
     assert "recorded cases sent again, nothing generated" in done.stdout
+    print(f"replayed with schemathesis {versions[0]}, hypothesis {versions[1]}")

@@ -4,12 +4,12 @@ Two sources of requests, both sent through the project's client (`TargetClient.s
 recording and replay see them like any other) and both judged into findings under `probe.<name>`
 clause ids:
 
-- Generated (`generated`): schemathesis's examples, coverage and fuzzing phases on operation
-  `cancelRun` of the contract, judged by schemathesis's own checks and by the project's (`checks`:
-  the OpenAI error envelope, the echoed id, no 2xx for ids never created). One more case, the anchor,
-  cancels a run the target has just created: a 404 proves nothing on a server without the route.
-  When recording, every case is kept as sent beside the cassette (`cases`); replay re-sends those
-  and generates nothing.
+- Generated (`generated`; each case sent and judged by `judge`): schemathesis's examples, coverage
+  and fuzzing phases on operation `cancelRun` of the contract, judged by schemathesis's own checks
+  and by the project's (`checks`: the OpenAI error envelope, the echoed id, no 2xx for ids never
+  created). One more case, the anchor, cancels a run the target has just created: a 404 proves
+  nothing on a server without the route. When recording, every case is kept as sent beside the
+  cassette (`cases`); replay re-sends those and generates nothing.
 - The corpus (`corpus`): edge-case ids schemathesis never sends, each sent exactly as written, with
   the class of answer it must get.
 

@@ -24,10 +24,12 @@ from typing import Any
 
 from runcancel.cassettes import CassetteError
 from runcancel.scrub import KEY_HEADERS, KEY_OTHER, KEY_VALID, classify_key
+from runcancel.settings import DEFAULT_PROBE_EXAMPLES, DEFAULT_PROBE_SEED
 
 __all__ = [
     "CASES_FORMAT",
     "CasesFile",
+    "ProbeSettings",
     "SentCase",
     "cases_path",
     "describe_meta",
@@ -38,6 +40,18 @@ __all__ = [
 ]
 
 CASES_FORMAT = "runcancel probe cases 1"
+
+
+@dataclass(frozen=True)
+class ProbeSettings:
+    """What the generated cases depend on: with the same seed and budget, the same cases."""
+
+    seed: int = DEFAULT_PROBE_SEED
+    examples: int = DEFAULT_PROBE_EXAMPLES
+
+    @property
+    def reproduce(self) -> str:
+        return f"--probe-seed {self.seed} --probe-examples {self.examples}"
 
 
 @dataclass(frozen=True)

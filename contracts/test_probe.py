@@ -2,7 +2,9 @@
 
 Everything is sent once, in the module's set-up (one cassette when recording): a thread with a run for
 the corpus, a second run to cancel (the anchor: a 404 proves nothing on a server that cannot cancel a
-run it has just created), another thread, then the generated cases and the corpus. Each generated
+run it has just created), another thread, then the generated cases and the corpus. When recording,
+the generated cases are also kept as sent beside the cassette; replay sends those again and generates
+nothing. Each generated
 check is one test (`test_generated[probe.<check>]`), each corpus case one test
 (`test_edge_case[probe.<case>]`); the case's expected class of answer is in `runcancel.probe.CORPUS`.
 Generation depends on --probe-seed and --probe-examples only; a failure says how to reproduce it.
@@ -27,7 +29,6 @@ from runcancel.probe import (
     ProbeRecord,
     judge_edge_case,
     run_corpus,
-    run_generated,
 )
 from runcancel.targets import Exchange, TargetClient
 
@@ -49,10 +50,7 @@ def probed(
         corpus_run = arrange.run("in_progress")
         anchor = arrange.run("in_progress", thread_id=corpus_run.thread_id)
         ids = Ids(corpus_run.thread_id, corpus_run.run_id, arrange.thread())
-        generated = run_generated(
-            runcancel_client, runcancel_probe.settings, anchor=(anchor.thread_id, anchor.run_id)
-        )
-        runcancel_probe.generated = generated
+        generated = runcancel_probe.send_generated(runcancel_client, anchor=(anchor.thread_id, anchor.run_id))
         corpus = {} if generated.not_verified else run_corpus(runcancel_client, ids, runcancel_probe)
     finally:
         arrange.cleanup()

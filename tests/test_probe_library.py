@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from runcancel import probe
 from runcancel.arrange import Arranger
 from runcancel.clauses import all_clauses
+from runcancel.findings import Finding
 from runcancel.mock import DEFAULT_API_KEY, MockConfig, MockServer
 from runcancel.probe import (
     CORPUS,
@@ -29,6 +30,7 @@ from runcancel.probe import (
     ProbeSettings,
     echo_problem,
     envelope_problem,
+    generated,
     judge_edge_case,
     overlay_lines,
     overlay_statuses,
@@ -373,7 +375,7 @@ def test_a_fault_fails_its_check_with_the_request(
 def test_an_unknown_check_name_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     """A check name schemathesis does not know is an error, never a silently skipped check."""
     typo = probe.GeneratedCheck("probe.typo", "status_code_conformanse", "a typo", "status", "-")
-    monkeypatch.setattr(probe, "GENERATED_CHECKS", (*GENERATED_CHECKS, typo))
+    monkeypatch.setattr(generated, "GENERATED_CHECKS", (*GENERATED_CHECKS, typo))
     with pytest.raises(ProbeError, match="unknown schemathesis checks status_code_conformanse"):
         probe.resolve_checks()
 
@@ -440,7 +442,7 @@ def test_the_corpus_stops_at_the_first_case_without_answer(
     kinds = [type(a).__name__ for a in answers.values()]
     assert kinds == ["Exchange", "Exchange", "Finding"] + ["NotVerified"] * (len(CORPUS) - 3)
     third = answers[CORPUS[2].id]
-    assert isinstance(third, probe.Finding)
+    assert isinstance(third, Finding)
     assert third.evidence is not None
     assert "did not answer" in third.observed
     assert len(sent) == 3

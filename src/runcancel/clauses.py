@@ -1,7 +1,9 @@
 """Every clause runcancel checks, with a stable id, the rule in one line and where it comes from.
 
 Test ids in the contract suites are these ids, and reports list them all: passed, failed or not
-verified. Schema clauses are derived from the contract document, rule clauses from `rules.RULES`.
+verified. Schema clauses are derived from the contract document, rule clauses from `rules.RULES`,
+probe clauses from the probe's data (`runcancel.probe.corpus.probe_clauses`). The catalogue depends
+on its parts, never the other way round.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import functools
 from dataclasses import dataclass
 
 from runcancel.contract import run_fields
+from runcancel.probe.corpus import probe_clauses
 from runcancel.rules import RULES
 
 __all__ = ["Clause", "all_clauses", "clause", "schema_clauses"]
@@ -111,10 +114,9 @@ def schema_clauses() -> list[Clause]:
 
 @functools.cache
 def all_clauses() -> dict[str, Clause]:
-    from runcancel.probe import probe_clauses  # probe.py builds its clauses with this module's Clause
-
     rules = [Clause(r.clause, r.title, r.source, "shape") for r in RULES.values()]
-    found = [*schema_clauses(), *rules, *_SUITE_CLAUSES, *probe_clauses()]
+    probes = [Clause(id, title, source, "probe") for id, title, source in probe_clauses()]
+    found = [*schema_clauses(), *rules, *_SUITE_CLAUSES, *probes]
     return {c.id: c for c in found}
 
 

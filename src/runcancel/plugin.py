@@ -576,7 +576,8 @@ def runcancel_probe(pytestconfig: pytest.Config) -> ProbeRecord:
 
     settings = pytestconfig.stash[SESSION].settings
     record = ProbeRecord(
-        ProbeSettings(seed=settings.probe_seed.value, examples=settings.probe_examples.value)
+        ProbeSettings(seed=settings.probe_seed.value, examples=settings.probe_examples.value),
+        recorder=pytestconfig.stash.get(RECORDER, None),
     )
     pytestconfig.stash[PROBE] = record
     return record

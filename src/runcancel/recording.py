@@ -289,6 +289,7 @@ class Recorder:
         self.scrubber = Scrubber(api_key, organization, project)
         self.recorded_from = "an unnamed target"
         self.target_url = ""
+        self.active: Path | None = None  # the cassette in use, while one is (the probe's cases sit beside it)
         self._vcr = vcr.VCR(
             record_mode="none",
             match_on=MATCH_ON,
@@ -367,9 +368,13 @@ class Recorder:
         if mode == "rewrite":  # pytest-recording's rewrite: start from nothing, record everything
             path.unlink(missing_ok=True)
             mode = "new_episodes"
-        with self._vcr.use_cassette(str(path), record_mode=mode) as cassette:
-            _one_at_a_time(cassette)
-            yield cassette
+        outer, self.active = self.active, path
+        try:
+            with self._vcr.use_cassette(str(path), record_mode=mode) as cassette:
+                _one_at_a_time(cassette)
+                yield cassette
+        finally:
+            self.active = outer
 
     # -- messages --------------------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
+from runcancel.scrub import AUTH_LIKE
 from runcancel.targets.errors import TargetError
 
 __all__ = [
@@ -31,7 +32,6 @@ __all__ = [
 
 ACCOUNT_VARIABLES = {"OPENAI_ORG_ID": "OpenAI-Organization", "OPENAI_PROJECT_ID": "OpenAI-Project"}
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
-_AUTH_LIKE = re.compile(r"auth|key|token|secret|session|password|passwd|signature|cookie", re.IGNORECASE)
 # Headers the client sets itself: an extra header may not replace them.
 _RESERVED = {"host", "content-length", "transfer-encoding", "connection"}
 
@@ -65,7 +65,7 @@ def check_key(key: str, source: str = "the API key") -> str:
 
 def is_auth_like(name: str) -> bool:
     """Whether a header's value is a credential (scrubbed, never shown)."""
-    return bool(_AUTH_LIKE.search(name))
+    return bool(AUTH_LIKE.search(name))
 
 
 def parse_header(given: str) -> tuple[str, str]:

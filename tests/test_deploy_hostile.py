@@ -340,3 +340,26 @@ def test_only_a_target_that_never_accepted_is_unreachable() -> None:
         url = server.url
     with client_for(url) as client, pytest.raises(TargetUnreachable, match="connection refused"):
         client.send("GET", "/threads/t")
+
+
+# -- proxies -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("serve", "bounded"),
+    [pytest.param(counting()[0], False, id="plain-proxy"), pytest.param(endless, True, id="endless-proxy")],
+    indirect=["serve"],
+)
+def test_proxies_come_from_the_environment_and_stay_bounded(
+    serve: RawServer, bounded: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HTTP_PROXY is used as httpx reads it, and answers through the proxy are bounded too."""
+    monkeypatch.setenv("HTTP_PROXY", serve.url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    target = Target("http://deployment.invalid/v1", KEY, timeout=TIMEOUT, max_answer_bytes=MIB)
+    with target.client() as client:
+        exchange = client.send("GET", "/threads/t")
+    assert serve.requests == 1
+    assert exchange.status == 200
+    assert [f.clause for f in exchange.findings] == ([BOUNDED_ANSWER] if bounded else [])

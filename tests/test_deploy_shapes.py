@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote_to_bytes
 
@@ -19,6 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from broken_servers import API_KEY, Served, mock_config
 from runcancel.arrange import Arranger
 from runcancel.mock import create_app
+from runcancel.recording import Recorder, block_network
 from runcancel.targets import Target, TargetClient
 
 API_VERSION = "2024-05-01-preview"
@@ -185,3 +187,26 @@ def test_a_fixture_can_hand_over_an_app_or_a_transport(make: Callable[[], Any]) 
     assert target.label.startswith("the in-process app ")
     with target.client() as c:
         assert c.send("POST", "/threads", json_body={}).status == 200
+
+
+def test_a_recording_under_azure_replays_on_the_key_class_of_api_key(tmp_path: Path) -> None:
+    """Cassettes recorded under azure match on `api-key`'s class: the valid key replays, a wrong one
+    replays its own 401, and the key is in no cassette."""
+    shape = SHAPES["azure"]
+    path = tmp_path / "azure" / "case.yaml"
+    with Served(shape.app()) as served:
+        recorder = Recorder(tmp_path, "all", API_KEY)
+        target = Target(served.url + shape.path, API_KEY, profile="azure")
+        with recorder.cassette(path), target.client() as c:
+            created = c.send("POST", "/threads", json_body={}).json()["id"]
+            assert (
+                c.send("POST", "/threads", json_body={}, headers={"Authorization": "Bearer sk-no"}).status
+                == 401
+            )
+    assert API_KEY not in path.read_text()
+    replayer = Recorder(tmp_path, "none", "sk-replaying-key")
+    target = Target("http://replay.invalid" + shape.path, "sk-replaying-key", profile="azure")
+    with block_network(), replayer.cassette(path), target.client() as c:
+        assert c.send("POST", "/threads", json_body={}).json()["id"] == created
+        wrong = c.send("POST", "/threads", json_body={}, headers={"Authorization": "Bearer sk-other"})
+        assert (wrong.status, wrong.auth) == (401, "other")

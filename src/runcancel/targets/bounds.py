@@ -190,12 +190,7 @@ class _BoundedPool:
         if isinstance(timeouts, dict):
             for phase in ("connect", "write", "pool", "read"):
                 timeouts[phase] = budget.remaining()
-        try:
-            response: httpcore.Response = self._pool.handle_request(request)
-        except (httpcore.TimeoutException, httpcore.NetworkError, httpcore.RemoteProtocolError):
-            if budget.passed() and budget.status is not None:
-                raise BoundExceeded("time", budget, 0) from None
-            raise
+        response: httpcore.Response = self._pool.handle_request(request)
         budget.status, budget.headers = response.status, list(response.headers)
         response.stream = _GuardedStream(
             response.stream,

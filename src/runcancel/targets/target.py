@@ -176,7 +176,7 @@ class Target:
 
     def describe(self) -> list[str]:
         """What the report header shows of this target (no secret, only names and tails)."""
-        where = self.label if self.label == self.base.shown else f"{self.label} ({self.base.shown})"
+        where = self.label if self.base.shown in self.label else f"{self.label} ({self.base.shown})"
         if self.in_process:
             where = f"{self.label}, in-process (base path {self.base.path or '/'})"
         lines = [f"target {where}"]

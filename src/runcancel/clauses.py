@@ -15,7 +15,7 @@ from runcancel.contract import run_fields
 from runcancel.probe.corpus import probe_clauses
 from runcancel.rules import RULES
 
-__all__ = ["Clause", "all_clauses", "clause", "schema_clauses"]
+__all__ = ["TRANSPORT_CLAUSES", "Clause", "all_clauses", "clause", "schema_clauses"]
 
 
 @dataclass(frozen=True)
@@ -98,6 +98,24 @@ _SUITE_CLAUSES = (
 )
 
 
+# Judged by the client on every answer (runcancel.targets.client); a finding of one is recorded under
+# the clause of the test that saw it (`Finding.under`), so they have no results of their own.
+TRANSPORT_CLAUSES = (
+    Clause(
+        "transport.bounded_answer",
+        "each answer is complete within --max-answer-bytes and --request-timeout",
+        "runcancel",
+        "transport",
+    ),
+    Clause(
+        "transport.complete_answer",
+        "a connection the target accepted carries a complete answer (no reset, no early close)",
+        "runcancel",
+        "transport",
+    ),
+)
+
+
 def schema_clauses() -> list[Clause]:
     """One clause a documented Run field, plus undocumented fields (additive drift)."""
     fields = [
@@ -122,6 +140,6 @@ def all_clauses() -> dict[str, Clause]:
 
 def clause(clause_id: str) -> Clause:
     try:
-        return all_clauses()[clause_id]
+        return {**all_clauses(), **{c.id: c for c in TRANSPORT_CLAUSES}}[clause_id]
     except KeyError:
         raise KeyError(f"unknown clause {clause_id!r}") from None

@@ -1,18 +1,30 @@
 """Secrets out of everything runcancel writes or shows: keys, account ids, masked key echoes, cookies.
 
 One `Scrubber` a session serves the cassettes (recording), the findings (terminal, reports) and the
-answers kept for drift alike.
+answers kept for drift alike. What it replaces in any text:
+
+- every learnt secret (the key, the organisation and project ids, values of auth-like headers, a
+  password in the target URL, secret query values: `learn`, `learn_all`), also percent-encoded,
+  base64-encoded (inside any base64 text, as in `Basic dXNlcjpwYXNz`) and masked as proxies show a
+  key's tail (`…abcd`, `...abcd`, `****abcd`);
+- masked keys as the live API echoes them (`sk-...abcd`, `sk-proj-****abcd`), whoever's key;
+- user info in any URL (`https://user:secret@host` -> `https://<redacted>@host`);
+- account ids of the live API's shape (`org-` or `proj_` and 16 or more letters and digits);
+- cookie header lines (`Cookie: ...`, `Set-Cookie: ...`).
 """
 
 from __future__ import annotations
 
+import base64
 import re
 import threading
+from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 __all__ = [
     "ACCOUNT_HEADERS",
+    "AUTH_LIKE",
     "DROPPED_HEADERS",
     "KEY_HEADERS",
     "KEY_OTHER",
@@ -35,6 +47,18 @@ SHORTEST_SECRET = 6
 # A key as the live API echoes it in a 401 (`sk-...abcd`, `sk-proj-****abcd`) or a whole key; a dot
 # belongs to it only when more key follows, so the sentence's full stop stays.
 MASKED_KEY = re.compile(r"(?<![\w-])sk-(?:[\w*-]|\.(?=[\w.*-]))+")
+# Header names whose values are credentials (the key headers, Proxy-Authorization, X-Api-Key, cookies,
+# session tokens, signatures): scrubbed in requests, never shown.
+AUTH_LIKE = re.compile(r"auth|key|token|secret|session|password|passwd|signature|cookie", re.IGNORECASE)
+_URL_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^/\s@?#]+@")
+_ACCOUNT_IDS = (
+    (re.compile(r"(?<![\w-])org-[A-Za-z0-9]{16,}"), "<org-id>"),
+    (re.compile(r"(?<![\w-])proj_[A-Za-z0-9]{16,}"), "<project-id>"),
+)
+_COOKIE_LINE = re.compile(r"(?im)^(?P<name>(?:set-)?cookie:[ \t]*).+$")
+# A tail of a learnt secret shown after an ellipsis or stars, as proxies and dashboards mask keys.
+_MASK_PREFIXES = ("\u2026", "...", "***")
+_SHORTEST_BASE64_CORE = 8
 
 
 def classify_key(header: str, value: str | None, api_key: str) -> str | None:
@@ -72,21 +96,50 @@ class Scrubber:
         self.api_key = api_key
         self._lock = threading.Lock()
         self._secrets: dict[str, str] = {}
+        self._tails: dict[str, str] = {}  # masked tails of secrets, replaced after the masked-key pattern
         self.learn(api_key, "<api-key>")
         self.learn(organization, "<org-id>")
         self.learn(project, "<project-id>")
 
     def learn(self, secret: str | None, placeholder: str) -> None:
-        if secret and len(secret) >= SHORTEST_SECRET and not secret.startswith("<"):
-            with self._lock:
-                self._secrets[secret] = placeholder
+        """Replace `secret`, and its encoded and masked forms, by `placeholder` from now on."""
+        if not secret or len(secret) < SHORTEST_SECRET or secret.startswith("<"):
+            return
+        forms = {secret: placeholder, quote(secret, safe=""): placeholder}
+        for core in _base64_cores(secret.encode("utf-8", "surrogateescape")):
+            forms.setdefault(core, placeholder)
+        tails = (
+            {prefix + secret[-4:]: prefix + REDACTED for prefix in _MASK_PREFIXES}
+            if len(secret) >= 12
+            else {}
+        )
+        with self._lock:
+            for form, shown in forms.items():
+                self._secrets.setdefault(form, shown)
+            self._secrets[secret] = placeholder
+            self._tails.update(tails)
+
+    def learn_all(self, secrets: Mapping[str, str]) -> None:
+        """`learn` each secret with its placeholder (e.g. a target's `secrets()`)."""
+        for secret, placeholder in secrets.items():
+            self.learn(secret, placeholder)
 
     def text(self, value: str) -> str:
         with self._lock:
             secrets = sorted(self._secrets.items(), key=lambda item: -len(item[0]))
+            tails = list(self._tails.items())
         for secret, placeholder in secrets:
-            value = value.replace(secret, placeholder)
-        return MASKED_KEY.sub("sk-" + REDACTED, value)
+            if secret in value:
+                value = value.replace(secret, placeholder)
+        value = _URL_USERINFO.sub(lambda m: m["scheme"] + REDACTED + "@", value)
+        for pattern, placeholder in _ACCOUNT_IDS:
+            value = pattern.sub(placeholder, value)
+        value = _COOKIE_LINE.sub(lambda m: m["name"] + REDACTED, value)
+        value = MASKED_KEY.sub("sk-" + REDACTED, value)
+        for tail, shown in tails:
+            if tail in value:
+                value = value.replace(tail, shown)
+        return value
 
     def data(self, value: Any) -> Any:
         """`text` for str, and for bytes (kept byte for byte where nothing is replaced)."""
@@ -105,7 +158,7 @@ class Scrubber:
             lowered = name.lower()
             if lowered in KEY_HEADERS:
                 headers[name] = str(classify_key(lowered, value, self.api_key))
-            elif lowered in ACCOUNT_HEADERS:
+            elif lowered in ACCOUNT_HEADERS or (AUTH_LIKE.search(lowered) and lowered not in DROPPED_HEADERS):
                 headers[name] = REDACTED
             elif lowered not in DROPPED_HEADERS:
                 headers[name] = self.text(str(value))
@@ -138,3 +191,18 @@ class Scrubber:
         response["headers"] = headers
         response["body"] = {**body, "string": content}
         return response
+
+
+def _base64_cores(secret: bytes) -> set[str]:
+    """The characters of base64 text that only `secret` decides, at each of the three alignments it can
+    have inside a longer encoded text, in both alphabets: found in any base64 that holds the secret."""
+    cores = set()
+    for pad in range(3):
+        encoded = base64.b64encode(b"\0" * pad + secret).decode("ascii")
+        start = -(-pad * 8 // 6)
+        end = (pad + len(secret)) * 8 // 6
+        core = encoded[start:end]
+        if len(core) >= _SHORTEST_BASE64_CORE:
+            cores.add(core)
+            cores.add(core.replace("+", "-").replace("/", "_"))
+    return cores

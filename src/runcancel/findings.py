@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,8 +19,11 @@ __all__ = [
     "NotVerified",
     "Severity",
     "TargetVerdict",
+    "fold",
+    "folded_lines",
     "json_path",
     "preview",
+    "state_text",
 ]
 
 
@@ -115,3 +119,54 @@ class TargetVerdict:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "evidence", tuple(self.evidence))
+
+
+_INDEX = re.compile(r"\[\d+\]")
+
+
+def _fold_key(f: Finding) -> tuple[str, str, str, Severity]:
+    """What makes two findings the same fault: clause, path (any list index), expectation, severity.
+
+    The observed value and the request may differ (each answer of a mock names other values)."""
+    return (f.clause, _INDEX.sub("[]", f.path), f.expected, f.severity)
+
+
+def fold(findings: Iterable[Finding]) -> list[tuple[Finding, int]]:
+    """Identical findings once each, with how many times they came, in the order first seen."""
+    first: dict[tuple[str, str, str, Severity], Finding] = {}
+    counts: dict[tuple[str, str, str, Severity], int] = {}
+    for f in findings:
+        key = _fold_key(f)
+        first.setdefault(key, f)
+        counts[key] = counts.get(key, 0) + 1
+    return [(first[key], counts[key]) for key in first]
+
+
+def folded_lines(findings: Iterable[Finding], *, prefix: str = "", limit: int = 20) -> list[str]:
+    """One line a distinct finding, with its count, at most `limit` of them, then how many more."""
+    folded = fold(findings)
+    lines = []
+    for f, count in folded[:limit]:
+        times = f" ({count} times)" if count > 1 else ""
+        lines.append(
+            f"{prefix}[{f.clause}] {_INDEX.sub('[]', f.path) if count > 1 else f.path}: {f.observed}{times}"
+        )
+    if len(folded) > limit:
+        rest = folded[limit:]
+        lines.append(
+            f"{prefix}... and {len(rest)} more distinct findings ({sum(c for _, c in rest)} in all): "
+            "see findings.json"
+        )
+    return lines
+
+
+def state_text(state: str, findings: Sequence[Finding]) -> str:
+    """A clause's state as shown to people: a passed clause that carries findings says how many.
+
+    A clause holds when none of its findings is breaking; its additive and info findings are
+    still findings, and `passed` alone beside them would hide them."""
+    if state != "passed" or not findings:
+        return state
+    by = {s: sum(1 for f in findings if f.severity is s) for s in (Severity.ADDITIVE, Severity.INFO)}
+    counted = [f"{n} {s.value}" for s, n in by.items() if n]
+    return f"passed, with {' and '.join(counted)} finding{'s' if len(findings) > 1 else ''}"

@@ -156,7 +156,8 @@ def test_any_entry_written_in_toml_reads_back(reason: str, clause: str) -> None:
     import json
     import tempfile
 
-    text = f"[[accept]]\nclause = {json.dumps(clause)}\nreason = {json.dumps(reason)}\n"
+    quoted = json.dumps(reason, ensure_ascii=False).replace(chr(0x7F), "\\u007f")  # TOML escapes DEL
+    text = f"[[accept]]\nclause = {json.dumps(clause)}\nreason = {quoted}\n"
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "a.toml"
         path.write_text(text, encoding="utf-8")

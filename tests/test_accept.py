@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from runcancel.accept import ACCEPTED, AcceptError, Entry, apply_accepted, load_accepted
@@ -147,6 +147,7 @@ def test_not_verified_stays_not_verified() -> None:
     assert len(result.unused) == 1
 
 
+@settings(max_examples=25)
 @given(
     reason=st.text(st.characters(codec="utf-8"), min_size=1).filter(str.strip),
     clause=st.sampled_from(sorted(all_clauses())),

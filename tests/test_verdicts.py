@@ -185,3 +185,15 @@ def test_blocking_verdicts_explain_a_failed_arrangement() -> None:
     assert blocking_verdict(verdicts) == verdicts[0]
     assert blocking_verdict(target_verdicts(FAITHFUL)) is None
     assert set(BLOCKING) <= set(KINDS)
+
+
+def test_every_kind_is_documented_in_the_reports_readme() -> None:
+    """reports/README.md's table of target verdicts names every kind, and no other."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "reports" / "README.md").read_text(encoding="utf-8")
+    section = text.split("### Target verdicts", 1)[1].split("\n## ", 1)[0]
+    import re
+
+    documented = set(re.findall(r"^\| `([a-z-]+)` \|", section, re.MULTILINE))
+    assert documented == set(KINDS)

@@ -430,3 +430,19 @@ def test_a_passed_clause_with_findings_says_so() -> None:
     assert state_text("passed", extras) == "passed, with 2 additive findings"
     assert state_text("passed", []) == "passed"
     assert state_text("failed", extras) == "failed"
+
+
+def test_many_invented_keys_under_one_object_are_one_line() -> None:
+    """A mock that invents keys (Prism's dynamic mode) gets one line an object, not one a key."""
+    from runcancel.findings import folded_lines
+
+    usage = {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
+    findings = [
+        f
+        for i in range(50)
+        for f in run_findings({**ANCHOR, "status": "completed", "usage": {**usage, f"Lorem_{i}": i}})
+    ]
+    assert folded_lines(findings, prefix="additive: ") == [
+        "additive: [schema.undocumented_field] $.usage: 50 undocumented keys "
+        "(e.g. Lorem_0, Lorem_1, Lorem_2, ...)"
+    ]

@@ -142,17 +142,44 @@ def fold(findings: Iterable[Finding]) -> list[tuple[Finding, int]]:
     return [(first[key], counts[key]) for key in first]
 
 
+_LEAF = re.compile(r"^(?P<parent>.+)\.(?P<key>[^.\[\]]+)$")
+# More distinct undocumented keys than this under one object are one line (a mock inventing keys).
+KEYS_SHOWN = 3
+
+
 def folded_lines(findings: Iterable[Finding], *, prefix: str = "", limit: int = 20) -> list[str]:
-    """One line a distinct finding, with its count, at most `limit` of them, then how many more."""
+    """One line a distinct finding, with its count, at most `limit` of them, then how many more.
+
+    Many distinct undocumented keys under one object (`$.usage.x1`, `$.usage.x2`, ...) are one line
+    naming the object, how many keys, and a few of them."""
     folded = fold(findings)
-    lines = []
-    for f, count in folded[:limit]:
-        times = f" ({count} times)" if count > 1 else ""
-        lines.append(
-            f"{prefix}[{f.clause}] {_INDEX.sub('[]', f.path) if count > 1 else f.path}: {f.observed}{times}"
-        )
-    if len(folded) > limit:
-        rest = folded[limit:]
+    by_parent: dict[tuple[str, str], list[tuple[Finding, int]]] = {}
+    for f, count in folded:
+        leaf = _LEAF.match(_INDEX.sub("[]", f.path))
+        if f.clause.endswith("undocumented_field") and leaf:
+            by_parent.setdefault((f.clause, leaf["parent"]), []).append((f, count))
+    entries: list[tuple[str, int]] = []
+    grouped: set[tuple[str, str]] = set()
+    for f, count in folded:
+        leaf = _LEAF.match(_INDEX.sub("[]", f.path))
+        group = (f.clause, leaf["parent"]) if leaf else None
+        if group is not None and len(by_parent.get(group, [])) > KEYS_SHOWN:
+            if group not in grouped:
+                grouped.add(group)
+                members = by_parent[group]
+                keys = ", ".join(m.path.rsplit(".", 1)[-1] for m, _ in members[:KEYS_SHOWN])
+                seen = sum(c for _, c in members)
+                text = f"[{f.clause}] {group[1]}: {len(members)} undocumented keys (e.g. {keys}, ...)"
+                text += f", {seen} findings in all" if seen > len(members) else ""
+                entries.append((text, 1))
+            continue
+        path = _INDEX.sub("[]", f.path) if count > 1 else f.path
+        entries.append((f"[{f.clause}] {path}: {f.observed}", count))
+    lines = [
+        f"{prefix}{text}" + (f" ({count} times)" if count > 1 else "") for text, count in entries[:limit]
+    ]
+    if len(entries) > limit:
+        rest = entries[limit:]
         lines.append(
             f"{prefix}... and {len(rest)} more distinct findings ({sum(c for _, c in rest)} in all): "
             "see findings.json"

@@ -72,15 +72,16 @@ def consume_error(exchange: Exchange, status: int, type_: str, code: str | None)
     reason = missing_reason()
     if reason is not None:
         return NotVerified(CLAUSE, reason)
-    import openai
-
+    # The exception classes of the very module the cached client raises from (an in-process pytest
+    # run may import the package afresh).
+    client, openai = _sdk()
     wanted = EXCEPTIONS.get(status, "APIStatusError")
     with _LOCK:
         _answering.exchange = exchange
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DeprecationWarning)
-                _sdk().beta.threads.runs.cancel("run_consumer", thread_id="thread_consumer")
+                client.beta.threads.runs.cancel("run_consumer", thread_id="thread_consumer")
         except openai.APIStatusError as exc:
             raised: Any = exc
         except openai.APIError as exc:  # an answer it could not read at all
@@ -122,8 +123,9 @@ _answering = _Answering()
 
 
 @functools.cache
-def _sdk() -> Any:
-    """One SDK client whose transport answers with the exchange being judged (no network, no retries)."""
+def _sdk() -> tuple[Any, Any]:
+    """One SDK client whose transport answers with the exchange being judged (no network, no
+    retries), and the `openai` module it comes from."""
     import httpx2
     import openai
 
@@ -143,4 +145,4 @@ def _sdk() -> Any:
         )
         # Touch the deprecated resource once here, so that its warning is not raised during a test.
         _ = client.beta.threads.runs
-    return client
+    return client, openai

@@ -92,14 +92,6 @@ _SUITE_CLAUSES = (
         "official OpenAPI document; live API",
         "errors",
     ),
-    # how the official SDK reads the answers (runcancel.consumer)
-    Clause(
-        "consumer.openai_sdk",
-        "the official `openai` package reads every Run (its `Run` type, strict) and error answer "
-        "(exception class, `type`, `code`, `param`)",
-        "openai SDK",
-        "shape",
-    ),
 )
 
 

@@ -3,16 +3,16 @@
 An adapter at the door, like the cassette readers: the answer (an `Exchange`) goes into the SDK's
 own types and error mapping, and what comes out is the project's own `Finding`. A Run answer is
 validated with `openai.types.beta.threads.Run`, strictly (no coercion: `"1"` is not an integer); an
-error answer is handed to the SDK's own client (through an in-memory transport that answers with the
-recorded status, headers and body) and must raise the exception class its status maps to, with the
-`type`, `code` and `param` the contract says. Without the package the clause is not verified.
+error answer (status, headers and body as recorded) goes through the SDK client's own error mapping,
+the call its request loop makes on an error status, and must give the exception class its status
+maps to, with the `type`, `code` and `param` the contract says. Nothing is sent anywhere.
+Without the package the clause is not verified.
 """
 
 from __future__ import annotations
 
 import functools
 import importlib.util
-import threading
 import warnings
 from typing import Any
 
@@ -25,7 +25,6 @@ __all__ = ["CLAUSE", "EXCEPTIONS", "consume_error", "consume_run", "missing_reas
 CLAUSE = "consumer.openai_sdk"
 # The SDK's exception class for each status the contract documents.
 EXCEPTIONS = {400: "BadRequestError", 401: "AuthenticationError", 404: "NotFoundError", 429: "RateLimitError"}
-_LOCK = threading.Lock()
 
 
 def missing_reason() -> str | None:
@@ -72,24 +71,23 @@ def consume_error(exchange: Exchange, status: int, type_: str, code: str | None)
     reason = missing_reason()
     if reason is not None:
         return NotVerified(CLAUSE, reason)
-    # The exception classes of the very module the cached client raises from (an in-process pytest
-    # run may import the package afresh).
-    client, openai = _sdk()
     wanted = EXCEPTIONS.get(status, "APIStatusError")
-    with _LOCK:
-        _answering.exchange = exchange
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", DeprecationWarning)
-                client.beta.threads.runs.cancel("run_consumer", thread_id="thread_consumer")
-        except openai.APIStatusError as exc:
-            raised: Any = exc
-        except openai.APIError as exc:  # an answer it could not read at all
-            return [_finding("$", f"openai.{wanted}", f"{type(exc).__name__}: {exc}", exchange)]
-        else:
-            return [_finding("status", f"openai.{wanted} raised", "the SDK read a success", exchange)]
-        finally:
-            _answering.exchange = None
+    if exchange.status < 400:
+        return [
+            _finding(
+                "status", f"openai.{wanted} raised", f"{exchange.status}: the SDK reads a success", exchange
+            )
+        ]
+    client, httpx2 = _sdk()
+    headers = {"content-type": exchange.content_type} if exchange.content_type else {}
+    response = httpx2.Response(
+        exchange.status,
+        headers=headers,
+        content=exchange.content,
+        request=httpx2.Request(exchange.method, "http://consumer.invalid/v1/threads/t/runs/r/cancel"),
+    )
+    # What the SDK's client raises for an error answer: the same call its request loop makes.
+    raised: Any = client._make_status_error_from_response(response)
     findings = []
     if type(raised).__name__ != wanted:
         findings.append(_finding("status", f"openai.{wanted}", f"openai.{type(raised).__name__}", exchange))
@@ -115,34 +113,22 @@ def _finding(path: str, expected: str, observed: str, exchange: Exchange) -> Fin
     return Finding(CLAUSE, path, expected, observed, evidence=exchange.evidence)
 
 
-class _Answering(threading.local):
-    exchange: Exchange | None = None
-
-
-_answering = _Answering()
-
-
 @functools.cache
 def _sdk() -> tuple[Any, Any]:
-    """One SDK client whose transport answers with the exchange being judged (no network, no
-    retries), and the `openai` module it comes from."""
+    """One SDK client (it never sends: its error mapping is all that is used), and httpx2."""
     import httpx2
     import openai
-
-    def answer(request: Any) -> Any:
-        exchange = _answering.exchange
-        assert exchange is not None, "the SDK sent a request outside consume_error"
-        headers = {"content-type": exchange.content_type} if exchange.content_type else {}
-        return httpx2.Response(exchange.status, headers=headers, content=exchange.content)
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         client = openai.OpenAI(
             api_key="sk-consumer-view",
             base_url="http://consumer.invalid/v1",
-            http_client=httpx2.Client(transport=httpx2.MockTransport(answer)),
+            http_client=httpx2.Client(transport=httpx2.MockTransport(_never_sent)),
             max_retries=0,
         )
-        # Touch the deprecated resource once here, so that its warning is not raised during a test.
-        _ = client.beta.threads.runs
-    return client, openai
+    return client, httpx2
+
+
+def _never_sent(request: Any) -> Any:
+    raise AssertionError("the consumer view sends no request")

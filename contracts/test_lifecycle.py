@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 
 from runcancel.checks import ErrorExpectation, check_cancel_answer, check_error_answer, decode, status_kept
+from runcancel.consumer import CLAUSE as CONSUMER
+from runcancel.consumer import consume_run
 from runcancel.findings import Finding, Severity, preview
 from runcancel.models import run_findings
 from runcancel.rules import CancelContext, check_rules
@@ -40,10 +42,14 @@ def _restated(clause_id: str, outcomes: dict[str, Any]) -> list[Finding]:
 
 
 def _cancel_findings(clause_id: str, client: Any, arranged: Any) -> list[Finding]:
-    """A cancel of a cancellable run: a 200 Run that keeps every clause of the shape suite."""
+    """A cancel of a cancellable run: a 200 Run that keeps every clause of the shape suite, and that
+    the official openai package reads."""
     exchange = client.cancel(arranged.thread_id, arranged.run_id)
     ctx = CancelContext(arranged.thread_id, arranged.run_id, arranged.run)
-    return _restated(clause_id, check_cancel_answer(exchange, ctx))
+    outcomes = check_cancel_answer(exchange, ctx)
+    if 200 <= exchange.status < 300:
+        outcomes[CONSUMER] = consume_run(exchange)
+    return _restated(clause_id, outcomes)
 
 
 @clause("lifecycle.cancel_queued")
@@ -100,7 +106,11 @@ def test_read_back_cancelled(clause: str, arrange: Any, runcancel_client: Any, v
         findings.append(Finding(clause, "$.status", '"cancelled"', preview(status), evidence=answer.evidence))
     elif not bad:
         ctx = CancelContext(arranged.thread_id, arranged.run_id, arranged.run)
-        outcomes: dict[str, Any] = {**check_rules(data, ctx), "schema": run_findings(data)}
+        outcomes: dict[str, Any] = {
+            **check_rules(data, ctx),
+            "schema": run_findings(data),
+            CONSUMER: consume_run(answer),
+        }
         findings += [f.with_evidence(answer.evidence) for f in _restated(clause, outcomes)]
     verdict(clause, findings)
 

@@ -2,7 +2,8 @@
 
 The answer is checked against the contract document and the models (one clause a documented
 field), against the semantic rules (ids echoed, status, timestamps, usage, configuration kept), and
-for the live API's headers. Test ids are the clause ids.
+for the live API's headers, and read with the official openai package's own Run type. Test ids are
+the clause ids.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import pytest
 from runcancel.arrange import NotArranged
 from runcancel.checks import check_cancel_answer
 from runcancel.clauses import schema_clauses
+from runcancel.consumer import CLAUSE as CONSUMER
+from runcancel.consumer import consume_run
 from runcancel.findings import Evidence, NotVerified
 from runcancel.rules import RULES, CancelContext, check_rules
 
@@ -25,6 +28,7 @@ CLAUSES = [
     "headers.openai-processing-ms",
     *(c.id for c in schema_clauses()),
     *RULES,
+    CONSUMER,
 ]
 
 READ_BACK = ("usage.totals", "time.order", "state.usage", "cancel.id", "cancel.thread_id")
@@ -39,6 +43,11 @@ def cancel_outcomes(runcancel_arrangers: Any, runcancel_client: Any) -> dict[str
         exchange = runcancel_client.cancel(arranged.thread_id, arranged.run_id)
         ctx = CancelContext(arranged.thread_id, arranged.run_id, before=arranged.run)
         outcomes = check_cancel_answer(exchange, ctx)
+        outcomes[CONSUMER] = (
+            consume_run(exchange)
+            if 200 <= exchange.status < 300
+            else NotVerified(CONSUMER, f"the cancel answered {exchange.status}, not a Run")
+        )
         if exchange.status == 200:
             # The run's own rules (usage totals, say) hold once it is cancelled too: a clause the
             # `cancelling` answer cannot decide is decided on the run read back `cancelled`.

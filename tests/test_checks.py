@@ -14,6 +14,7 @@ from runcancel.checks import (
     check_error_answer,
     decode,
     header_outcomes,
+    judge_ungated,
 )
 from runcancel.findings import NotVerified
 from runcancel.rules import CancelContext
@@ -127,3 +128,53 @@ def test_error_answers_are_checked_whole(status: int, body: Any, paths: list[str
     findings = check_error_answer(exchange(status, body), "error.unknown_run", expectation)
     assert [f.path for f in findings] == paths
     assert all(f.clause == "error.unknown_run" and f.evidence for f in findings)
+
+
+NO_KEY = ErrorExpectation(401, message_prefix="You didn't provide an API key.")
+NO_KEY_ENVELOPE = {
+    "error": {
+        "message": "You didn't provide an API key. ...",
+        "type": "invalid_request_error",
+        "param": None,
+        "code": None,
+    }
+}
+
+
+def refused(status: int, body: Any, auth: str = "absent") -> Exchange:
+    headers = httpx.Headers({**GOOD_HEADERS})
+    return Exchange("POST", URL, status, headers, json.dumps(body).encode(), 0.01, auth=auth)
+
+
+@pytest.mark.parametrize(
+    ("answer", "broken"),
+    [
+        pytest.param(refused(200, CANCELLING), True, id="200-without-a-key"),
+        pytest.param(refused(500, {"error": "boom"}), True, id="5xx"),
+        pytest.param(refused(403, {"detail": "Forbidden"}), True, id="403-where-401-is-due"),
+        pytest.param(refused(401, {"detail": "Unauthorized"}), True, id="401-not-the-envelope"),
+        pytest.param(refused(401, NO_KEY_ENVELOPE), False, id="401-that-holds"),
+        pytest.param(refused(404, {"detail": "Not Found"}), False, id="404-no-route"),
+        pytest.param(refused(405, {}), False, id="405-no-route"),
+        pytest.param(refused(429, {}), False, id="rate-limited"),
+    ],
+)
+def test_without_the_positive_path_only_a_failure_is_judged(answer: Exchange, broken: bool) -> None:
+    """A failure needs no gate: an answer that breaks the clause by itself fails it; anything else,
+    a holding answer included, is not verified with the gate's reason."""
+    outcome = judge_ungated(answer, "error.no_key", NO_KEY, "no run could be cancelled")
+    if broken:
+        assert isinstance(outcome, list)
+        assert outcome
+        assert all(f.clause == "error.no_key" and f.evidence for f in outcome)
+    else:
+        assert outcome == NotVerified("error.no_key", "no run could be cancelled")
+
+
+def test_the_sessions_own_key_refused_proves_nothing_about_other_clauses() -> None:
+    """A 403 to a request with the session's key is the key refused, not an unknown-run answer."""
+    expectation = ErrorExpectation(404, message="No run found with id 'run_1'.")
+    outcome = judge_ungated(
+        refused(403, {"detail": "Forbidden"}, auth="valid"), "error.unknown_run", expectation, "r"
+    )
+    assert isinstance(outcome, NotVerified)

@@ -299,3 +299,150 @@ def test_the_contract_document_is_the_one_in_contracts() -> None:
 
     here = Path(__file__).resolve().parents[1] / "contracts" / "cancel_run.openapi.yaml"
     assert contract_path().read_text() == here.read_text()
+
+
+REQUIRES_ACTION = {
+    "status": "requires_action",
+    "required_action": {
+        "type": "submit_tool_outputs",
+        "submit_tool_outputs": {
+            "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]
+        },
+    },
+}
+FUNCTION_TOOL = {"type": "function", "function": {"name": "get_weather", "parameters": {}}}
+
+
+@pytest.mark.parametrize(
+    ("change", "path"),
+    [
+        pytest.param(
+            {"response_format": {"type": "json_object", "x": 1}}, "$.response_format.x", id="json_object"
+        ),
+        pytest.param({"response_format": {"type": "text", "x": 1}}, "$.response_format.x", id="text"),
+        pytest.param(
+            {"tool_choice": {"type": "function", "function": {"name": "f"}, "x": 1}},
+            "$.tool_choice.x",
+            id="tool_choice",
+        ),
+        pytest.param(
+            {"tool_choice": {"type": "function", "function": {"name": "f", "x": 1}}},
+            "$.tool_choice.function.x",
+            id="tool_choice.function",
+        ),
+        pytest.param({"tools": [{"type": "code_interpreter", "x": 1}]}, "$.tools[0].x", id="tools[0]"),
+        pytest.param(
+            {"tools": [FUNCTION_TOOL, {**FUNCTION_TOOL, "function": {"name": "g", "x": 1}}]},
+            "$.tools[1].function.x",
+            id="tools[1].function",
+        ),
+        pytest.param(
+            {"truncation_strategy": {"type": "auto", "last_messages": None, "x": 1}},
+            "$.truncation_strategy.x",
+            id="truncation_strategy",
+        ),
+        pytest.param(
+            {
+                "status": "completed",
+                "usage": {
+                    "prompt_tokens": 1,
+                    "completion_tokens": 1,
+                    "total_tokens": 2,
+                    "prompt_token_details": {"cached_tokens": 0},
+                },
+            },
+            "$.usage.prompt_token_details",
+            id="usage",
+        ),
+        pytest.param(
+            {**REQUIRES_ACTION, "required_action": {**REQUIRES_ACTION["required_action"], "x": 1}},
+            "$.required_action.x",
+            id="required_action",
+        ),
+    ],
+)
+def test_an_extra_key_in_a_nested_object_is_additive_at_its_path(change: dict[str, Any], path: str) -> None:
+    """An undocumented key inside any nested object, union members included, is one additive finding
+    named with its JSON path; the member `type` names is judged without it, never another member."""
+    data = {**ANCHOR, **change}
+    assert [(f.clause, f.path, f.severity) for f in run_findings(data)] == [
+        ("schema.undocumented_field", path, Severity.ADDITIVE)
+    ]
+    assert contract_findings(data) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "path", "expected"),
+    [
+        pytest.param(
+            {"response_format": {"type": "json_schema", "x": 1}},
+            "$.response_format.json_schema",
+            "the field present",
+            id="member-missing-field",
+        ),
+        pytest.param(
+            {"tools": [{"type": "function", "function": {"name": "bad name"}}]},
+            "$.tools[0].function.name",
+            "pattern",
+            id="member-bad-field",
+        ),
+        pytest.param(
+            {"response_format": {"type": "xml"}}, "$.response_format", "'json_object'", id="unknown-member"
+        ),
+    ],
+)
+def test_a_union_member_is_judged_by_the_member_its_type_names(
+    change: dict[str, Any], path: str, expected: str
+) -> None:
+    """A fault inside a union member is reported inside that member, on both sides; an unknown `type`
+    is reported at the union, naming the members there are."""
+    data = {**ANCHOR, **change}
+    breaking = [f for f in run_findings(data) if f.severity is Severity.BREAKING]
+    assert [f.path for f in breaking] == [path]
+    assert expected in breaking[0].expected or expected == "pattern"
+    assert path in {f.path for f in contract_findings(data)}
+
+
+def test_identical_findings_fold_into_one_with_a_count() -> None:
+    """The same fault seen in a thousand answers is one finding counted a thousand times."""
+    from runcancel.findings import fold, folded_lines
+
+    findings = [f for i in range(1000) for f in run_findings({**ANCHOR, "tool_resources": {"n": i}})]
+    findings += run_findings({**ANCHOR, "tools": [{"type": "code_interpreter", "x": 1}] * 3})
+    folded = fold(findings)
+    assert [(f.path, n) for f, n in folded] == [("$.tool_resources", 1000), ("$.tools[0].x", 3)]
+    assert folded_lines(findings, prefix="additive: ") == [
+        'additive: [schema.undocumented_field] $.tool_resources: undocumented field with value {"n": 0} '
+        "(1000 times)",
+        "additive: [schema.undocumented_field] $.tools[].x: undocumented field with value 1 (3 times)",
+    ]
+    assert (
+        folded_lines(findings, limit=1)[-1]
+        == "... and 1 more distinct findings (3 in all): see findings.json"
+    )
+
+
+def test_a_passed_clause_with_findings_says_so() -> None:
+    """`passed` alone never stands beside findings: the state text counts them."""
+    from runcancel.findings import state_text
+
+    extras = run_findings({**ANCHOR, "tool_resources": {}, "reasoning_effort": None})
+    assert state_text("passed", extras) == "passed, with 2 additive findings"
+    assert state_text("passed", []) == "passed"
+    assert state_text("failed", extras) == "failed"
+
+
+def test_many_invented_keys_under_one_object_are_one_line() -> None:
+    """A mock that invents keys (Prism's dynamic mode) gets one line an object, not one a key."""
+    from runcancel.findings import folded_lines
+
+    usage = {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
+    findings = [
+        f
+        for i in range(50)
+        for f in run_findings({**ANCHOR, "status": "completed", "usage": {**usage, f"Lorem_{i}": i}})
+    ]
+    assert folded_lines(findings, prefix="additive: ") == [
+        "additive: [schema.undocumented_field] $.usage: 50 undocumented keys "
+        "(e.g. Lorem_0, Lorem_1, Lorem_2, ...)"
+    ]

@@ -24,6 +24,7 @@ __all__ = [
     "check_error_answer",
     "decode",
     "header_outcomes",
+    "judge_ungated",
     "run_object_findings",
     "status_kept",
 ]
@@ -198,6 +199,32 @@ def check_error_answer(exchange: Exchange, clause: str, expect: ErrorExpectation
                 )
             )
     return findings
+
+
+# Statuses a server without the route answers: without the positive path they prove nothing.
+ROUTE_MISSING = frozenset({404, 405, 410, 501})
+
+
+def judge_ungated(exchange: Exchange, clause: str, expect: ErrorExpectation, reason: str) -> Outcome:
+    """An error answer judged without the positive path (the target could not cancel a run it had
+    just created): a failure needs no gate, a pass does.
+
+    What breaks the clause by itself is reported: a 2xx or a 5xx where a refusal is due, another
+    refusal than the one due (a 403 or a 400 where a 401 is due), or the due status with a wrong body
+    (a 401 that is not the OpenAI envelope). What a server without the route would answer anyway (404,
+    405, 410, 501), a rate limit, or the session's own key refused, proves nothing: not verified, with
+    `reason`; and so is an answer that holds, since a pass needs the gate."""
+    status = exchange.status
+    if 200 <= status < 300 or status >= 500:
+        kind = "a success" if status < 300 else "a server error"
+        observed = f"{status}, {kind}: {preview(exchange.content, 60)}"
+        expected = f"{expect.status} (a refusal)"
+        return [Finding(clause, "status", expected, observed, evidence=exchange.evidence)]
+    if status == expect.status and status not in ROUTE_MISSING:
+        return check_error_answer(exchange, clause, expect) or NotVerified(clause, reason)
+    if status in ROUTE_MISSING or status == 429 or (exchange.auth == "valid" and status in (401, 403)):
+        return NotVerified(clause, reason)
+    return check_error_answer(exchange, clause, expect)
 
 
 def status_kept(clause: str, status_before: Any, read_back: Exchange) -> list[Finding]:

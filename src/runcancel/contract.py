@@ -6,6 +6,7 @@ The file lives in `contracts/` of the source tree and is shipped inside the whee
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable, Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -74,15 +75,14 @@ def contract_findings(instance: Any, schema: str = "Run", clause_prefix: str = "
     instance as a whole is wrong (not an object at all).
     """
     findings = []
-    for error in _validator(schema).iter_errors(instance):
+    for error in _judged(_validator(schema).iter_errors(instance)):
         parts = list(error.absolute_path)
         top = str(parts[0]) if parts else None
-        if error.validator == "required" and not parts:
+        if error.validator == "required":
             # `required` reports on the parent: name the missing field instead.
             missing = str(error.message).split("'")[1] if "'" in error.message else "?"
-            findings.append(
-                Finding(f"{clause_prefix}.{missing}", json_path([missing]), "the field present", "absent")
-            )
+            clause = f"{clause_prefix}.{top or missing}"
+            findings.append(Finding(clause, json_path([*parts, missing]), "the field present", "absent"))
             continue
         clause = f"{clause_prefix}.{top}" if top else f"{clause_prefix}.body"
         read_only_enum = error.validator == "enum" and top in READ_ONLY_ENUMS
@@ -96,6 +96,42 @@ def contract_findings(instance: Any, schema: str = "Run", clause_prefix: str = "
             )
         )
     return findings
+
+
+def _judged(errors: Iterable[jsonschema.ValidationError]) -> Iterator[jsonschema.ValidationError]:
+    """Errors as a client sees them: a union (`anyOf`/`oneOf`) of objects over an object whose `type`
+    one member accepts is judged by that member alone, so its errors are the member's, with their
+    own paths; a `type` no member accepts stays one error at the union."""
+    for error in errors:
+        member = _member_errors(error)
+        if member is None:
+            yield error
+        else:
+            yield from _judged(member)
+
+
+def _member_errors(error: jsonschema.ValidationError) -> list[jsonschema.ValidationError] | None:
+    if error.validator not in ("anyOf", "oneOf") or not isinstance(error.instance, dict):
+        return None
+    if not isinstance(error.instance.get("type"), str):
+        return None
+    by_branch: dict[int, list[jsonschema.ValidationError]] = {}
+    for sub in error.context or ():
+        by_branch.setdefault(int(sub.schema_path[0]), []).append(sub)
+    branches = len(error.validator_value) if isinstance(error.validator_value, list) else 0
+    # A branch that says nothing against `type` (and is an object schema) is the member named.
+    named = [
+        i
+        for i in range(branches)
+        if i in by_branch
+        and not any(
+            list(sub.relative_path) == ["type"] or (not sub.relative_path and sub.validator == "type")
+            for sub in by_branch[i]
+        )
+    ]
+    if len(named) != 1:
+        return None
+    return by_branch[named[0]]
 
 
 def _expected_text(error: jsonschema.ValidationError) -> str:

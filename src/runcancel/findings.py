@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,8 +19,11 @@ __all__ = [
     "NotVerified",
     "Severity",
     "TargetVerdict",
+    "fold",
+    "folded_lines",
     "json_path",
     "preview",
+    "state_text",
 ]
 
 
@@ -115,3 +119,81 @@ class TargetVerdict:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "evidence", tuple(self.evidence))
+
+
+_INDEX = re.compile(r"\[\d+\]")
+
+
+def _fold_key(f: Finding) -> tuple[str, str, str, Severity]:
+    """What makes two findings the same fault: clause, path (any list index), expectation, severity.
+
+    The observed value and the request may differ (each answer of a mock names other values)."""
+    return (f.clause, _INDEX.sub("[]", f.path), f.expected, f.severity)
+
+
+def fold(findings: Iterable[Finding]) -> list[tuple[Finding, int]]:
+    """Identical findings once each, with how many times they came, in the order first seen."""
+    first: dict[tuple[str, str, str, Severity], Finding] = {}
+    counts: dict[tuple[str, str, str, Severity], int] = {}
+    for f in findings:
+        key = _fold_key(f)
+        first.setdefault(key, f)
+        counts[key] = counts.get(key, 0) + 1
+    return [(first[key], counts[key]) for key in first]
+
+
+_LEAF = re.compile(r"^(?P<parent>.+)\.(?P<key>[^.\[\]]+)$")
+# More distinct undocumented keys than this under one object are one line (a mock inventing keys).
+KEYS_SHOWN = 3
+
+
+def folded_lines(findings: Iterable[Finding], *, prefix: str = "", limit: int = 20) -> list[str]:
+    """One line a distinct finding, with its count, at most `limit` of them, then how many more.
+
+    Many distinct undocumented keys under one object (`$.usage.x1`, `$.usage.x2`, ...) are one line
+    naming the object, how many keys, and a few of them."""
+    folded = fold(findings)
+    by_parent: dict[tuple[str, str], list[tuple[Finding, int]]] = {}
+    for f, count in folded:
+        leaf = _LEAF.match(_INDEX.sub("[]", f.path))
+        if f.clause.endswith("undocumented_field") and leaf:
+            by_parent.setdefault((f.clause, leaf["parent"]), []).append((f, count))
+    entries: list[tuple[str, int]] = []
+    grouped: set[tuple[str, str]] = set()
+    for f, count in folded:
+        leaf = _LEAF.match(_INDEX.sub("[]", f.path))
+        group = (f.clause, leaf["parent"]) if leaf else None
+        if group is not None and len(by_parent.get(group, [])) > KEYS_SHOWN:
+            if group not in grouped:
+                grouped.add(group)
+                members = by_parent[group]
+                keys = ", ".join(m.path.rsplit(".", 1)[-1] for m, _ in members[:KEYS_SHOWN])
+                seen = sum(c for _, c in members)
+                text = f"[{f.clause}] {group[1]}: {len(members)} undocumented keys (e.g. {keys}, ...)"
+                text += f", {seen} findings in all" if seen > len(members) else ""
+                entries.append((text, 1))
+            continue
+        path = _INDEX.sub("[]", f.path) if count > 1 else f.path
+        entries.append((f"[{f.clause}] {path}: {f.observed}", count))
+    lines = [
+        f"{prefix}{text}" + (f" ({count} times)" if count > 1 else "") for text, count in entries[:limit]
+    ]
+    if len(entries) > limit:
+        rest = entries[limit:]
+        lines.append(
+            f"{prefix}... and {len(rest)} more distinct findings ({sum(c for _, c in rest)} in all): "
+            "see findings.json"
+        )
+    return lines
+
+
+def state_text(state: str, findings: Sequence[Finding]) -> str:
+    """A clause's state as shown to people: a passed clause that carries findings says how many.
+
+    A clause holds when none of its findings is breaking; its additive and info findings are
+    still findings, and `passed` alone beside them would hide them."""
+    if state != "passed" or not findings:
+        return state
+    by = {s: sum(1 for f in findings if f.severity is s) for s in (Severity.ADDITIVE, Severity.INFO)}
+    counted = [f"{n} {s.value}" for s, n in by.items() if n]
+    return f"passed, with {' and '.join(counted)} finding{'s' if len(findings) > 1 else ''}"

@@ -10,7 +10,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import MISSING, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    MISSING,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StringConstraints,
+    Tag,
+    ValidationError,
+)
 
 from runcancel.findings import Finding, Severity, json_path, preview
 
@@ -142,7 +151,36 @@ class FunctionTool(_Strict):
     type: Literal["function"]
 
 
-Tool = Annotated[CodeInterpreterTool | FileSearchTool | FunctionTool, Field(discriminator="type")]
+def _member(value: Any) -> str | None:
+    """The union member an object names with its discriminator, `type`: its tag, `type=<value>`.
+
+    Tags are not identifiers, so an error location never mistakes a tag for a field (a function
+    tool's tag `function` would read as its `function` key)."""
+    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    return f"type={kind}" if isinstance(kind, str) else None
+
+
+def _discriminator(*kinds: str) -> Discriminator:
+    """Tells a union's members apart by `type` before any member's fields are judged."""
+    return Discriminator(
+        _member,
+        custom_error_type="union_member",
+        custom_error_message="an object whose `type` is " + " or ".join(repr(k) for k in kinds),
+    )
+
+
+Tool = Annotated[
+    Annotated[CodeInterpreterTool, Tag("type=code_interpreter")]
+    | Annotated[FileSearchTool, Tag("type=file_search")]
+    | Annotated[FunctionTool, Tag("type=function")],
+    _discriminator("code_interpreter", "file_search", "function"),
+]
+ResponseFormat = Annotated[
+    Annotated[ResponseFormatText, Tag("type=text")]
+    | Annotated[ResponseFormatJSONObject, Tag("type=json_object")]
+    | Annotated[ResponseFormatJSONSchema, Tag("type=json_schema")],
+    _discriminator("text", "json_object", "json_schema"),
+]
 
 
 class TruncationStrategy(_Strict):
@@ -176,9 +214,7 @@ class Run(_Strict):
     object: Literal["thread.run"]
     parallel_tool_calls: bool
     required_action: RequiredAction | None
-    response_format: (
-        Literal["auto"] | ResponseFormatText | ResponseFormatJSONObject | ResponseFormatJSONSchema | None
-    )
+    response_format: Literal["auto"] | ResponseFormat | None
     started_at: Timestamp | None
     status: RunStatus
     thread_id: str
@@ -231,16 +267,72 @@ def _expected(message: str) -> str:
     return message.removeprefix("Input should be ")
 
 
-def _findings(model: type[BaseModel], data: Any, clause_prefix: str) -> list[Finding]:
+def _errors(model: type[BaseModel], data: Any) -> list[Any]:
     try:
         model.model_validate(data)
     except ValidationError as exc:
-        errors = exc.errors(include_url=False)
-    else:
-        return []
+        return list(exc.errors(include_url=False))
+    return []
+
+
+def _extras(data: Any, errors: list[Any]) -> list[tuple[str | int, ...]]:
+    """Where the undocumented keys are: each `extra_forbidden` location that names a real key."""
+    found = []
+    for error in errors:
+        if error["type"] == "extra_forbidden":
+            loc = _located(data, error["loc"])
+            if loc and _has_path(data, loc) and loc not in found:
+                found.append(loc)
+    return found
+
+
+def _has_path(data: Any, loc: tuple[str | int, ...]) -> bool:
+    current = data
+    for part in loc:
+        if not _has(current, part):
+            return False
+        current = current[part]
+    return True
+
+
+def _without(data: Any, locs: list[tuple[str | int, ...]]) -> Any:
+    """A copy of `data` with the keys at `locs` taken out."""
+    if not locs:
+        return data
+    if isinstance(data, dict):
+        gone = {loc[0] for loc in locs if len(loc) == 1}
+        return {
+            k: _without(v, [loc[1:] for loc in locs if len(loc) > 1 and loc[0] == k])
+            for k, v in data.items()
+            if k not in gone
+        }
+    if isinstance(data, list):
+        return [
+            _without(v, [loc[1:] for loc in locs if len(loc) > 1 and loc[0] == i]) for i, v in enumerate(data)
+        ]
+    return data
+
+
+def _findings(model: type[BaseModel], data: Any, clause_prefix: str) -> list[Finding]:
+    """Undocumented keys (at any depth) are additive; what is wrong once they are taken out breaks.
+
+    Unions of objects are told apart by `type` first, so an extra key is reported once, in the member
+    the object names, and the object is then judged without it: never as breaking against another
+    member."""
+    errors = _errors(model, data)
+    extras: list[tuple[str | int, ...]] = []
+    judged = data
+    # Extras inside an object that is itself wrong are only seen once it is right: a few rounds.
+    for _ in range(_EXTRA_ROUNDS):
+        found = [loc for loc in _extras(judged, errors) if loc not in extras]
+        if not found:
+            break
+        extras += found
+        judged = _without(data, extras)
+        errors = _errors(model, judged)
     findings: dict[tuple[str, str], Finding] = {}
     for error in errors:
-        loc = _located(data, error["loc"])
+        loc = _located(judged, error["loc"])
         path = json_path(loc)
         if error["type"] == "extra_forbidden":
             finding = Finding(
@@ -251,7 +343,7 @@ def _findings(model: type[BaseModel], data: Any, clause_prefix: str) -> list[Fin
                 Severity.ADDITIVE,
             )
         elif not loc:
-            finding = Finding(f"{clause_prefix}.body", "$", _expected(error["msg"]), preview(data))
+            finding = Finding(f"{clause_prefix}.body", "$", _expected(error["msg"]), preview(judged))
         elif error["type"] == "missing":
             finding = Finding(f"{clause_prefix}.{loc[0]}", path, "the field present", "absent")
         else:
@@ -261,14 +353,43 @@ def _findings(model: type[BaseModel], data: Any, clause_prefix: str) -> list[Fin
             finding = Finding(
                 f"{clause_prefix}.{loc[0]}", path, _expected(error["msg"]), preview(error["input"]), severity
             )
-        # A union reports once per branch: keep one finding per clause and path.
-        findings.setdefault((finding.clause, finding.path), finding)
+        # A union reports once per branch: one finding per clause and path, naming every branch.
+        known = findings.get((finding.clause, finding.path))
+        if known is not None and finding.expected not in known.expected:
+            finding = Finding(
+                known.clause,
+                known.path,
+                f"{known.expected} or {finding.expected}",
+                known.observed,
+                known.severity,
+            )
+        elif known is not None:
+            continue
+        findings[(finding.clause, finding.path)] = finding
+    for loc in extras:
+        path = json_path(loc)
+        findings[(f"{clause_prefix}.undocumented_field", path)] = Finding(
+            f"{clause_prefix}.undocumented_field",
+            path,
+            "only documented fields",
+            f"undocumented field with value {preview(_at(data, loc), 60)}",
+            Severity.ADDITIVE,
+        )
     # ... and the branch that got deepest into the value is the one that names the fault.
     return [
         f
         for f in findings.values()
         if not any(o.clause == f.clause and _within(o.path, f.path) for o in findings.values())
     ]
+
+
+_EXTRA_ROUNDS = 4
+
+
+def _at(data: Any, loc: tuple[str | int, ...]) -> Any:
+    for part in loc:
+        data = data[part]
+    return data
 
 
 def _within(inner: str, outer: str) -> bool:

@@ -44,7 +44,8 @@ def route_table(routes: Iterable[Route]) -> dict[tuple[str, int], tuple[Route, .
 def _all_routes() -> tuple[Route, ...]:
     from runcancel.mock.routes import assistants, messages, runs, threads
 
-    return (*assistants.ROUTES, *threads.ROUTES, *messages.ROUTES, *runs.ROUTES)
+    # Runs first: `POST /v1/threads/runs` (create and run) before `POST /v1/threads/{thread_id}` (update).
+    return (*runs.ROUTES, *assistants.ROUTES, *threads.ROUTES, *messages.ROUTES)
 
 
 ROUTES: tuple[Route, ...] = _all_routes()

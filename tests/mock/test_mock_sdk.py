@@ -1,4 +1,4 @@
-"""A small Assistants app on the official openai SDK, against the mock: every answer the SDK's strict models."""
+"""A small Assistants app on the official openai SDK against the mock; every answer strictly validated."""
 
 from __future__ import annotations
 
@@ -133,19 +133,19 @@ def test_an_app_with_a_forced_tool_call_gets_its_answer(client: openai.OpenAI) -
 
 
 def test_tool_outputs_on_a_run_that_is_not_waiting_are_refused_as_live(client: openai.OpenAI) -> None:
-    """submit_tool_outputs on a completed run: BadRequestError 'Runs in status "completed" do not accept ...'."""
+    """Tool outputs for a completed run: BadRequestError 'Runs in status "completed" do not accept ...'."""
     assistant = client.beta.assistants.create(model="gpt-4o-mini")
     run = client.beta.threads.create_and_run_poll(assistant_id=assistant.id, poll_interval_ms=10)
     assert run.status == "completed"
     with pytest.raises(
-        openai.BadRequestError, match='Runs in status "completed" do not accept tool outputs.'
+        openai.BadRequestError, match=r'Runs in status "completed" do not accept tool outputs\.'
     ):
         client.beta.threads.runs.submit_tool_outputs(
             run.id, thread_id=run.thread_id, tool_outputs=[{"tool_call_id": "call_x", "output": "x"}]
         )
-    with pytest.raises(openai.BadRequestError, match="Cannot cancel run with status 'completed'."):
+    with pytest.raises(openai.BadRequestError, match=r"Cannot cancel run with status 'completed'\."):
         client.beta.threads.runs.cancel(run.id, thread_id=run.thread_id)
-    with pytest.raises(openai.NotFoundError, match="No run found with id 'run_none'."):
+    with pytest.raises(openai.NotFoundError, match=r"No run found with id 'run_none'\."):
         client.beta.threads.runs.cancel("run_none", thread_id=run.thread_id)
 
 
@@ -178,7 +178,7 @@ def test_a_stream_reaches_the_answer_with_the_live_events_in_order(client: opena
 
 
 def test_a_cancel_during_a_stream_shows_cancelling_then_cancelled(client: openai.OpenAI) -> None:
-    """Cancelling while streaming: the stream goes on with thread.run.cancelling, then thread.run.cancelled."""
+    """A cancel while streaming: the stream goes on with thread.run.cancelling, then thread.run.cancelled."""
     assistant = client.beta.assistants.create(model="gpt-4o-mini")
     thread = client.beta.threads.create()
     names: list[str] = []
@@ -234,21 +234,28 @@ def test_cancel_if_slow_under_the_live_pace(answers: Answers) -> None:
             seen.append(run.status)
     assert "in_progress" in seen
     assert run.status == "cancelled"
-    assert run.started_at is not None and run.started_at - run.created_at >= 1
+    assert run.started_at is not None
+    assert run.started_at - run.created_at >= 1
     assert run.cancelled_at is not None
 
 
+def _create_assistants(client: openai.OpenAI, count: int) -> None:
+    for _ in range(count):
+        client.beta.assistants.create(model="gpt-4o-mini")
+
+
 def test_a_429_is_retried_by_the_sdk(answers: Answers) -> None:
-    """--rate-limit: 429 with Retry-After in the envelope; the SDK waits and retries; with no retries it raises."""
+    """--rate-limit: a 429 with Retry-After; the SDK waits and retries; with no retries it raises."""
     with MockServer(MockConfig(rate_limit=2)) as limited:
         with sdk_client(limited, answers, max_retries=2) as client:
             for _ in range(3):
                 client.beta.assistants.create(model="gpt-4o-mini")
         assert 429 in answers.statuses
         assert answers.statuses[-1] == 200
-        with sdk_client(limited, answers, max_retries=0) as client:
-            with pytest.raises(openai.RateLimitError) as caught:
-                for _ in range(4):
-                    client.beta.assistants.create(model="gpt-4o-mini")
+        with (
+            sdk_client(limited, answers, max_retries=0) as client,
+            pytest.raises(openai.RateLimitError) as caught,
+        ):
+            _create_assistants(client, 4)
     assert int(caught.value.response.headers["retry-after"]) >= 1
     assert caught.value.code == "rate_limit_exceeded"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
+import urllib.parse
 from typing import Any
 
 import h11
@@ -19,8 +20,9 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from runcancel.mock.errors import ApiError
 
-MAX_TARGET_BYTES = 65_535
-"""The longest request target httptools can parse (its URL parser counts in 16 bits)."""
+MAX_TARGET_BYTES = 256 * 1024
+"""The longest request target the mock reads (longer ones get 414)."""
+_PARSE_URL_MAX = 65_535  # httptools' URL parser counts in 16 bits: longer targets are split here
 MAX_HEADER_BYTES = 64 * 1024
 _REASONS = {
     400: b"Bad Request",
@@ -48,7 +50,10 @@ def refusal(status: int) -> bytes:
 
 
 class _HeaderClock:
-    """Arms a timer when a request's first bytes arrive; headers not complete in time get a 408."""
+    """A time limit on a request's headers, from the connection's start or the request's first bytes.
+
+    Headers not complete in time get a 408 (a connection that sent nothing at all is just closed).
+    """
 
     transport: asyncio.Transport
     loop: asyncio.AbstractEventLoop
@@ -67,7 +72,10 @@ class _HeaderClock:
 
     def _headers_late(self) -> None:
         self._header_timer = None
-        self._refuse(408)
+        if getattr(self, "_heard", False):
+            self._refuse(408)
+        elif not self.transport.is_closing():
+            self.transport.close()
 
     def _refuse(self, status: int) -> None:
         if not self.transport.is_closing():
@@ -96,11 +104,13 @@ class JsonH11Protocol(_HeaderClock, H11Protocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._header_timer = None
+        self._heard = False
+        self._arm_headers()
 
     def data_received(self, data: bytes) -> None:
         if not self._in_request and self._header_timer is None:
             self._arm_headers()
+        self._heard = True
         super().data_received(data)
         if self.conn.their_state is not h11.IDLE and not self._in_request:
             self._in_request = True
@@ -108,6 +118,7 @@ class JsonH11Protocol(_HeaderClock, H11Protocol):
 
     def on_response_complete(self) -> None:
         self._in_request = False
+        self._heard = False
         super().on_response_complete()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -134,14 +145,16 @@ def _httptools_protocol() -> type[asyncio.Protocol] | None:
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
-            self._header_timer = None
             self._in_request = False
             self._status = 400
             self._header_bytes = 0
+            self._heard = False
+            self._arm_headers()
 
         def data_received(self, data: bytes) -> None:
             if not self._in_request and self._header_timer is None:
                 self._arm_headers()
+            self._heard = True
             self._unset_keepalive_if_required()
             try:
                 self.parser.feed_data(data)
@@ -175,10 +188,23 @@ def _httptools_protocol() -> type[asyncio.Protocol] | None:
         def on_headers_complete(self) -> None:
             self._in_request = True
             self._disarm_headers()
+            target = self.url
+            if len(target) <= _PARSE_URL_MAX:
+                super().on_headers_complete()
+                return
+            # uvicorn parses the target with httptools, which cannot take this one: let it parse a
+            # stand-in, then give the scope the real target before the app's task first runs.
+            self.url = b"/"
             super().on_headers_complete()
+            raw_path, _, query = target.partition(b"?")
+            raw_path = raw_path.partition(b"#")[0]
+            self.scope["raw_path"] = raw_path
+            self.scope["path"] = urllib.parse.unquote(raw_path.decode("latin-1"))
+            self.scope["query_string"] = query
 
         def on_response_complete(self) -> None:
             self._in_request = False
+            self._heard = False
             super().on_response_complete()
 
         def connection_lost(self, exc: Exception | None) -> None:

@@ -7,7 +7,7 @@ from mock_support import HEADERS, client_for
 from runcancel.mock import MockConfig, create_app
 
 TEXT = "x" * 256_000
-CAP = 32 * 1024 * 1024
+CAP = 8 * 1024 * 1024
 
 
 def test_a_stream_of_large_bodies_stays_under_the_byte_cap() -> None:

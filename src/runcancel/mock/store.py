@@ -350,7 +350,7 @@ class Store:
     def _store_message(self, thread: ThreadRecord, record: MessageRecord, size: int) -> MessageRecord:
         self._messages[record.id] = record
         thread.messages[record.id] = None
-        self._admit("messages", record.id, size)
+        self._admit("messages", record.id, size, thread.id)
         return record
 
     def _new_run(self, thread: ThreadRecord, request: RunRequest) -> RunRecord:
@@ -393,23 +393,26 @@ class Store:
         )
         self._runs[record.id] = record
         thread.runs[record.id] = None
-        self._admit("runs", record.id, size_of(instructions, tools, request.metadata, resources))
+        self._admit("runs", record.id, size_of(instructions, tools, request.metadata, resources), thread.id)
         return record
 
-    def _admit(self, kind: str, object_id: str, size: int) -> None:
+    def _admit(self, kind: str, object_id: str, size: int, parent: str | None = None) -> None:
+        """Count a new object, evicting the oldest others (never it, nor the thread it belongs to)."""
+        kept = {(kind, object_id), ("threads", parent)}
         self._ledger[(kind, object_id)] = size
         self._bytes += size
         self._counts[kind] += 1
-        while self._counts[kind] > self._config.max_objects:
-            self._evict_oldest(kind)
-        while self._bytes > self._config.max_bytes and len(self._ledger) > 1:
-            self._evict_oldest(None)
+        while self._counts[kind] > self._config.max_objects and self._evict_oldest(kind, kept):
+            pass
+        while self._bytes > self._config.max_bytes and self._evict_oldest(None, kept):
+            pass
 
-    def _evict_oldest(self, kind: str | None) -> None:
+    def _evict_oldest(self, kind: str | None, kept: set[tuple[str, str | None]]) -> bool:
         for key in self._ledger:
-            if kind is None or key[0] == kind:
+            if (kind is None or key[0] == kind) and key not in kept:
                 self._remove(*key)
-                return
+                return True
+        return False
 
     def _remove(self, kind: str, object_id: str) -> None:
         size = self._ledger.pop((kind, object_id), None)

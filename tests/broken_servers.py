@@ -21,6 +21,7 @@ import uvicorn
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from runcancel.mock import DEFAULT_API_KEY, MockConfig, create_app, errors
+from runcancel.mock.protocols import protocol_class
 from runcancel.mock.server import bind_socket
 
 __all__ = [
@@ -75,7 +76,13 @@ class Served:
         port = sock.getsockname()[1]
         self.url = f"http://{HOST}:{port}"
         config = uvicorn.Config(
-            app, host=HOST, port=port, log_level="warning", lifespan="off", timeout_graceful_shutdown=1
+            app,
+            host=HOST,
+            port=port,
+            http=protocol_class(10.0),  # the mock's own HTTP layer: refusals in JSON, as `MockServer` serves
+            log_level="warning",
+            lifespan="off",
+            timeout_graceful_shutdown=1,
         )
         self._server = uvicorn.Server(config)
 

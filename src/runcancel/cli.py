@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import math
 import os
-import signal
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from types import FrameType
 from typing import NoReturn
 
 __all__ = [
     "UsageError",
     "build_parser",
     "main",
-    "mock_api_key",
     "run_cassettes_check",
     "run_certify",
     "run_drift",
@@ -37,22 +33,6 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message}. See '{self.prog} --help'.")
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value >= 0):
-        raise argparse.ArgumentTypeError(f"expected a number of seconds >= 0, got {text!r}")
-    return value
-
-
-def _port(text: str) -> int:
-    if not text.isdigit() or int(text) > 65535:
-        raise argparse.ArgumentTypeError(f"expected a port number from 0 to 65535, got {text!r}")
-    return int(text)
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The parser of every subcommand; each sets ``command`` to the function that runs it."""
     parser = _Parser(
@@ -65,25 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve the reference mock API in the foreground until Ctrl-C",
         description="Serve the reference mock of the Assistants v2 runs API until Ctrl-C.",
     )
-    mock.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
-    mock.add_argument(
-        "--port", type=_port, default=4010, help="port to listen on, 0 for a free one (default: %(default)s)"
-    )
-    mock.add_argument(
-        "--api-key",
-        default=None,
-        help="the key clients must send; default: $OPENAI_API_KEY, else the built-in mock key",
-    )
-    mock.add_argument(
-        "--step", type=_seconds, default=None, help="seconds a run spends in each stage before its outcome"
-    )
-    mock.add_argument(
-        "--cancel-delay",
-        type=_seconds,
-        default=None,
-        help="seconds a run spends cancelling before it is cancelled",
-    )
-    mock.set_defaults(command=run_mock)
+    from runcancel.mock import cli as mock_cli
+
+    mock_cli.add_arguments(mock)
+    mock.set_defaults(command=mock_cli.run)
 
     cassettes = commands.add_parser(
         "cassettes",
@@ -235,50 +200,6 @@ def run_cassettes_check(args: argparse.Namespace) -> int:
     report = check_cassettes(paths, root)
     print(render_check(report))
     return 0 if report.ok else 1
-
-
-def run_mock(args: argparse.Namespace) -> int:
-    """``runcancel mock``: serve the mock until interrupted; 2 if it cannot start."""
-    from runcancel.mock import DEFAULT_API_KEY, MockConfig, MockServer, MockStartError
-
-    api_key, source = mock_api_key(args.api_key, os.environ, DEFAULT_API_KEY)
-    timing = {
-        name: getattr(args, name) for name in ("step", "cancel_delay") if getattr(args, name) is not None
-    }
-    config = MockConfig(api_key=api_key, **timing)
-    server = MockServer(config, args.port, host=args.host)
-    try:
-        server.start()
-    except MockStartError as exc:
-        raise UsageError(str(exc)) from None
-    previous = signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        print(f"runcancel mock: listening on {server.base_url} (API key from {source})", flush=True)
-        while server.running:
-            server.wait(0.5)
-    except KeyboardInterrupt:
-        return 0
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-        server.stop()
-    print("runcancel: the mock server stopped unexpectedly; see the log above.", file=sys.stderr)
-    return 1
-
-
-def mock_api_key(option: str | None, environ: Mapping[str, str], default: str) -> tuple[str, str]:
-    """The key the mock accepts and where it came from.
-
-    The chain: ``--api-key``, then ``OPENAI_API_KEY``, then the default; an empty value counts as not given.
-    """
-    if option:
-        return option, "--api-key"
-    if environ.get("OPENAI_API_KEY"):
-        return environ["OPENAI_API_KEY"], "OPENAI_API_KEY"
-    return default, "the built-in default"
-
-
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 import pytest
-from mock_support import ID_PATTERN, RUN_FIELDS, WEATHER, Driver, assert_error
+from mock_support import ID_PATTERN, LIVE_RUN_KEYS, WEATHER, Driver, assert_error
 from starlette.applications import Starlette
 
 from runcancel.mock import SCENARIO_KEY
@@ -32,6 +32,7 @@ def test_assistant_has_the_live_shape(driver: Driver) -> None:
         "metadata": {"team": "qa"},
         "temperature": 1.0,
         "top_p": 1.0,
+        "reasoning_effort": None,
         "response_format": "auto",
     }
 
@@ -71,10 +72,11 @@ def test_deleting_a_thread_removes_its_runs(driver: Driver, app: Starlette) -> N
     assert app.state.store.sizes()["runs"] == 0
 
 
-def test_run_has_exactly_the_documented_fields_with_live_defaults(driver: Driver) -> None:
-    """A new run: the 27 documented fields, status queued, defaults as observed live."""
+def test_run_has_exactly_the_live_keys_with_live_defaults(driver: Driver) -> None:
+    """A new run: the 29 live keys in the live order, status queued, defaults as observed live."""
     run = driver.run()
-    assert set(run) == RUN_FIELDS
+    assert list(run) == list(LIVE_RUN_KEYS)
+    assert (run["tool_resources"], run["reasoning_effort"]) == ({}, None)
     assert ID_PATTERN["run"].fullmatch(run["id"])
     assert run["object"] == "thread.run"
     assert run["status"] == "queued"
@@ -179,7 +181,7 @@ def test_run_accepts_boundary_values_and_echoes_them(driver: Driver, field: str,
             {"parallel_tool_calls": "yes"}, "parallel_tool_calls", "invalid_type", id="parallel-string"
         ),
         pytest.param({"response_format": "json"}, "response_format", "invalid_value", id="response-format"),
-        pytest.param({"stream": True}, "stream", None, id="stream"),
+        pytest.param({"stream": "yes"}, "stream", "invalid_type", id="stream-string"),
         pytest.param({"colour": "blue"}, "colour", "unknown_parameter", id="unknown-parameter"),
         pytest.param(
             {"metadata": {SCENARIO_KEY: "requires_action"}, "tools": []},

@@ -57,7 +57,13 @@ def test_run_cancelled_while_queued_never_starts(driver: Driver) -> None:
     driver.cancel(run)
     cancelled = driver.after(run, 10 * STEP)
     assert (cancelled["status"], cancelled["started_at"]) == ("cancelled", None)
-    assert cancelled["usage"] == {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+    assert cancelled["usage"] == {
+        "prompt_tokens": 0,
+        "completion_tokens": 0,
+        "total_tokens": 0,
+        "prompt_token_details": {"cached_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": 0},
+    }
 
 
 def test_cancel_beats_the_planned_outcome(driver: Driver) -> None:

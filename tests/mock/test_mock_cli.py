@@ -12,8 +12,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from runcancel.cli import build_parser, main, mock_api_key
+from runcancel.cli import build_parser, main
 from runcancel.mock import DEFAULT_API_KEY
+from runcancel.mock.cli import mock_api_key
 
 
 @pytest.fixture
@@ -53,12 +54,36 @@ def test_bad_command_line_exits_2_with_a_one_line_reason(
     assert "Traceback" not in err
 
 
-def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
-    """'runcancel mock --help' prints the options and exits 0."""
+def test_help_shows_every_option_with_its_default_the_key_and_the_base_url(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """'runcancel mock --help' exits 0 and names each option's default, the mock's key and the base URL."""
     assert main(["mock", "--help"]) == 0
-    out = capsys.readouterr().out
-    for option in ("--host", "--port", "--api-key", "--step", "--cancel-delay"):
-        assert option in out
+    raw = capsys.readouterr().out
+    out = " ".join(raw.split())
+    sections = {part.split()[0]: part for part in raw.split("\n  --")[1:]}
+    for option in (
+        "host",
+        "port",
+        "api-key",
+        "pace",
+        "step",
+        "cancel-delay",
+        "era",
+        "rate-limit",
+        "retired",
+        "cancel-race",
+        "seed",
+        "max-stored-bytes",
+        "header-timeout",
+        "keep-alive",
+        "http",
+        "log",
+    ):
+        assert "(default" in " ".join(sections[option].split()), option
+    assert DEFAULT_API_KEY in out
+    assert "http://127.0.0.1:4010/v1" in out
+    assert "OPENAI_BASE_URL" in out
 
 
 def test_mock_options_default_to_not_given() -> None:
@@ -112,9 +137,11 @@ def test_start_line_names_the_key_source_and_ctrl_c_exits_0() -> None:
         try:
             assert process.stdout is not None
             line = process.stdout.readline()
+            sdk = process.stdout.readline()
             assert line.startswith("runcancel mock: listening on http://127.0.0.1:")
             assert line.endswith("/v1 (API key from OPENAI_API_KEY)\n")
-            assert "sk-from" not in line
+            assert f"export OPENAI_BASE_URL={line.split()[4]}" in sdk
+            assert "sk-from" not in line + sdk
             request = urllib.request.Request(
                 f"{line.split()[4]}/threads",
                 method="POST",

@@ -133,7 +133,7 @@ def test_incomplete_reason_names_the_limit_given(driver: Driver, limits: dict[st
 
 @pytest.mark.parametrize("scenario", ["completed", "failed", "incomplete", "expired", "cancelled"])
 def test_usage_is_null_until_terminal_then_adds_up(driver: Driver, scenario: str) -> None:
-    """usage is null while a run is pending and {prompt, completion, total=sum} once it has finished."""
+    """usage is null while pending; once finished {prompt, completion, total=sum} and the live details."""
     run = driver.run(scenario="in_progress" if scenario == "cancelled" else scenario, instructions="x" * 40)
     assert driver.after(run, STEP)["usage"] is None
     if scenario == "cancelled":
@@ -143,7 +143,15 @@ def test_usage_is_null_until_terminal_then_adds_up(driver: Driver, scenario: str
         reached = driver.after(run, STEP)
     assert reached["status"] == scenario
     usage = reached["usage"]
-    assert set(usage) == {"prompt_tokens", "completion_tokens", "total_tokens"}
+    assert list(usage) == [
+        "prompt_tokens",
+        "completion_tokens",
+        "total_tokens",
+        "prompt_token_details",
+        "completion_tokens_details",
+    ]
+    assert usage["prompt_token_details"] == {"cached_tokens": 0}
+    assert usage["completion_tokens_details"] == {"reasoning_tokens": 0}
     assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
     assert usage["prompt_tokens"] > 0
     assert driver.read(run)["usage"] == usage

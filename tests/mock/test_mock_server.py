@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from mock_support import HEADERS
 
 from runcancel.mock import SCENARIO_KEY, ApiError, MockConfig, MockServer, MockStartError
@@ -51,10 +54,17 @@ def test_port_in_use_raises_a_start_error_naming_host_port_and_remedy(busy_port:
     assert "\n" not in message
 
 
-def test_start_times_out_with_a_start_error() -> None:
+def test_start_times_out_with_a_start_error(monkeypatch: pytest.MonkeyPatch) -> None:
     """A server that is not up within start_timeout raises MockStartError and leaves nothing running."""
-    server = MockServer(MockConfig(), port=0, start_timeout=0)
-    with pytest.raises(MockStartError, match="did not accept connections within 0 s"):
+    startup = uvicorn.Server.startup
+
+    async def slow_startup(self: uvicorn.Server, sockets: Any = None) -> None:
+        await asyncio.sleep(1)
+        await startup(self, sockets)
+
+    monkeypatch.setattr(uvicorn.Server, "startup", slow_startup)
+    server = MockServer(MockConfig(), port=0, start_timeout=0.05)
+    with pytest.raises(MockStartError, match=r"did not accept connections within 0\.05 s"):
         server.start()
     assert not server.running
 
@@ -97,7 +107,7 @@ def test_concurrent_cancels_of_one_run_have_exactly_one_winner() -> None:
 
 def test_store_cancel_is_atomic_across_threads() -> None:
     """Cancels racing on the store from many threads: exactly one is accepted."""
-    store = Store(MockConfig())
+    store = Store(MockConfig(step=60, cancel_delay=60))
     assistant = store.create_assistant(assistant_request({"model": "m"}))["id"]
     thread = store.create_thread(thread_request({}))["id"]
     run = store.create_run(thread, run_request({"assistant_id": assistant}))["id"]

@@ -1,153 +1,278 @@
-"""The ASGI app of the mock: authentication, routing, the beta header, handlers and common headers."""
+"""The ASGI app of the mock: authentication, faults, routing, the beta header, answers and their headers.
+
+It is a plain ASGI callable (no framework on the request path), so that a cancel costs little more
+than the server's own parsing: the throughput benchmark in ``bench/bench_mock.py`` holds it to that.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hmac
 import json
+import os
 import time
-import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from urllib.parse import unquote_to_bytes
-
-from starlette.applications import Starlette
-from starlette.datastructures import Headers, MutableHeaders
-from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from starlette.websockets import WebSocketClose
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, unquote_to_bytes
 
 from runcancel.mock import errors
 from runcancel.mock.config import MockConfig
 from runcancel.mock.errors import ApiError
-from runcancel.mock.store import Store
-from runcancel.mock.validation import (
-    MAX_BODY_BYTES,
-    JSONObject,
-    assistant_request,
-    parse_json_body,
-    run_request,
-    thread_request,
-)
+from runcancel.mock.faults import RateLimiter, retired_answer
+from runcancel.mock.fields import JSONObject
+from runcancel.mock.log import RequestLog
+from runcancel.mock.store import Listing, Store
+from runcancel.mock.validation import MAX_BODY_BYTES, parse_json_body
 
 OPENAI_VERSION = "2020-10-01"
 LIST_LIMIT_MAX = 100
 LIST_LIMIT_DEFAULT = 20
 
-Handler = Callable[[Request, Store, list[str]], Awaitable[JSONObject]]
+Scope = dict[str, Any]
+Message = dict[str, Any]
+_JSON_HEADERS = ((b"content-type", b"application/json"), (b"openai-version", OPENAI_VERSION.encode()))
+_SSE_HEADERS = (
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    (b"openai-version", OPENAI_VERSION.encode()),
+)
 
 
-def create_app(config: MockConfig | None = None) -> Starlette:
-    """A Starlette app serving the mock API under ``/v1``; its store is ``app.state.store``."""
-    config = config or MockConfig()
-    store = Store(config)
-    app = Starlette(
-        middleware=[Middleware(OpenAIHeadersMiddleware)],
-        exception_handlers={Exception: _server_error},
-    )
-    app.router.default = MockApi(config, store)
-    app.state.config = config
-    app.state.store = store
-    return app
+@dataclass(slots=True)
+class EventStream:
+    """An answer sent as server-sent events: ``events`` yields each encoded event."""
+
+    events: AsyncIterator[bytes]
 
 
-class OpenAIHeadersMiddleware:
-    """Adds the headers every live answer carries: request id, API version, processing time."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                if "content-type" not in headers:
-                    headers["content-type"] = "application/json"
-                headers["x-request-id"] = f"req_{uuid.uuid4().hex}"
-                headers["openai-version"] = OPENAI_VERSION
-                headers["openai-processing-ms"] = str(int((time.perf_counter() - started) * 1000))
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+Answer = JSONObject | EventStream
 
 
-@dataclass(frozen=True, slots=True)
-class Route:
-    """A method and a path pattern; ``None`` in the pattern stands for one path parameter."""
+@dataclass(slots=True)
+class Call:
+    """One request as a route handler sees it: its path parameters, query, body and the store.
 
-    method: str
-    pattern: tuple[str | None, ...]
-    handler: Handler
-
-    def match(self, segments: list[str]) -> list[str] | None:
-        """The path parameters if ``segments`` fit the pattern (parameters must not be empty)."""
-        if len(segments) != len(self.pattern):
-            return None
-        params: list[str] = []
-        for part, segment in zip(self.pattern, segments, strict=True):
-            if part is None:
-                if not segment:
-                    return None
-                params.append(segment)
-            elif part != segment:
-                return None
-        return params
-
-
-class MockApi:
-    """Answers every HTTP request with JSON, checking in the live API's order.
-
-    Authentication (401), then the route (404 ``unknown_url``, also for a known path with another
-    method), then the ``OpenAI-Beta`` header (400 ``invalid_beta``), then the body, then the objects.
-    Path parameters are split on the raw path and then percent-decoded, so ``%2F`` stays in its id.
+    ``facts`` collects what the request log should say beyond method, path and status (a run's
+    status change, say).
     """
+
+    scope: Scope
+    receive: Any
+    store: Store
+    config: MockConfig
+    params: list[str]
+    facts: list[str] = field(default_factory=list)
+
+    async def json(self) -> JSONObject:
+        """The body as a JSON object (empty counts as ``{}``); 413 beyond the size the live API takes."""
+        declared = _header(self.scope, b"content-length")
+        if (
+            declared is not None
+            and declared.isascii()
+            and declared.isdigit()
+            and int(declared) > MAX_BODY_BYTES
+        ):
+            raise _too_large()
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await self.receive()
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise _too_large()
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return parse_json_body(b"".join(chunks))
+
+    def query(self, name: str) -> str | None:
+        """The last value of a query parameter, or None."""
+        found = None
+        for key, value in parse_qsl(self.scope.get("query_string", b"").decode("latin-1")):
+            if key == name:
+                found = value
+        return found
+
+    def listing(self) -> Listing:
+        """``limit`` (ASCII digits, 1 to 100), ``order``, ``after`` and ``before`` of a list request."""
+        value = self.query("limit")
+        limit = LIST_LIMIT_DEFAULT
+        if value is not None:
+            if not (value.isascii() and value.isdigit() and 1 <= int(value) <= LIST_LIMIT_MAX):
+                raise ApiError(
+                    400,
+                    f"Invalid 'limit': expected an integer between 1 and {LIST_LIMIT_MAX}, "
+                    f"but got '{value[:64]}'.",
+                    param="limit",
+                    code="invalid_value",
+                )
+            limit = int(value)
+        order = self.query("order") or "desc"
+        if order not in ("asc", "desc"):
+            raise ApiError(
+                400,
+                f"Invalid value: '{order[:64]}'. Supported values are: 'asc' and 'desc'.",
+                param="order",
+                code="invalid_value",
+            )
+        return Listing(limit, order, self.query("after"), self.query("before"))
+
+
+class AppState:
+    """What tests and the server read from an app: its configuration and its store."""
 
     def __init__(self, config: MockConfig, store: Store) -> None:
         self.config = config
         self.store = store
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await WebSocketClose()(scope, receive, send)
+
+class MockApp:
+    """Answers every HTTP request with JSON (or an event stream), checking in the live API's order.
+
+    Authentication (401), then the faults (retired: 404 ``unknown_url``; rate limit: 429), then the
+    route (404 ``unknown_url``, also for a known path with another method), then the ``OpenAI-Beta``
+    header (400 ``invalid_beta``), then the body, then the objects. Path parameters are split on the
+    raw path and then percent-decoded, so ``%2F`` stays in its id.
+    """
+
+    def __init__(self, config: MockConfig) -> None:
+        from runcancel.mock.routes import ROUTES, route_table
+
+        self.config = config
+        self.store = Store(config)
+        self.state = AppState(config, self.store)
+        self._routes = route_table(ROUTES)
+        self._key = config.api_key.encode("utf-8", "surrogatepass")
+        self._limiter = None if config.rate_limit is None else RateLimiter(config.rate_limit, time.monotonic)
+        self._log = None if config.log is None else RequestLog(config.log)
+        self._beta_ok = {"assistants=v2"}
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        kind = scope["type"]
+        if kind == "lifespan":
+            await _lifespan(receive, send)
             return
-        request = Request(scope, receive)
+        if kind != "http":
+            await send({"type": "websocket.close", "code": 1000})
+            return
+        started = time.perf_counter()
+        call = Call(scope, receive, self.store, self.config, [])
+        extra: tuple[tuple[bytes, bytes], ...] = ()
         try:
-            status, body = 200, await self._handle(request)
+            answer: Answer = await self._handle(call)
+            status = 200
         except ApiError as error:
-            status, body = error.status, error.envelope()
-        await json_response(status, body)(scope, receive, send)
+            status, answer = error.status, error.envelope()
+            if error.retry_after is not None:
+                extra = ((b"retry-after", str(error.retry_after).encode()),)
+        except Exception:  # a bug in the mock: still an answer in the envelope, then the traceback
+            await _send_json(send, 500, errors.server_error().envelope(), started, ())
+            raise
+        if isinstance(answer, EventStream):
+            await _send_stream(send, receive, answer, started)
+        else:
+            await _send_json(send, status, answer, started, extra)
+        if self._log is not None:
+            self._log.write(scope, status, started, call.facts)
 
-    async def _handle(self, request: Request) -> JSONObject:
-        self._authenticate(request.headers)
-        method = request.scope["method"]
-        segments = _path_segments(request.scope)
-        for route in ROUTES:
-            params = route.match(segments) if route.method == method else None
+    async def _handle(self, call: Call) -> Answer:
+        scope = call.scope
+        self._authenticate(scope)
+        method = scope["method"]
+        if self.config.retired:
+            raise retired_answer(method, scope["path"])
+        if self._limiter is not None:
+            self._limiter.take()
+        segments = _path_segments(scope)
+        for route in self._routes.get((method, len(segments)), ()):
+            params = route.match(segments)
             if params is not None:
-                _check_beta(request.headers)
-                return await route.handler(request, self.store, params)
-        raise errors.unknown_url(method, request.scope["path"])
+                _check_beta(scope)
+                call.params = params
+                return await route.handler(call)
+        raise errors.unknown_url(method, scope["path"])
 
-    def _authenticate(self, headers: Headers) -> None:
-        scheme, _, token = headers.get("authorization", "").strip().partition(" ")
+    def _authenticate(self, scope: Scope) -> None:
+        value = _header(scope, b"authorization") or ""
+        scheme, _, token = value.strip().partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
             raise errors.missing_key()
-        given = token.encode("utf-8", "surrogatepass")
-        expected = self.config.api_key.encode("utf-8", "surrogatepass")
-        if not hmac.compare_digest(given, expected):
+        if not hmac.compare_digest(token.encode("latin-1"), self._key):
             raise errors.wrong_key(token)
 
 
-def json_response(status: int, body: JSONObject) -> Response:
-    """A JSON answer; non-ASCII is escaped, so any decoded input (even a lone surrogate) encodes."""
-    return Response(json.dumps(body).encode("ascii"), status_code=status, media_type="application/json")
+def create_app(config: MockConfig | None = None) -> MockApp:
+    """The ASGI app serving the mock API under ``/v1``; its store is ``app.state.store``."""
+    return MockApp(config or MockConfig())
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name or key.lower() == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def _request_id() -> bytes:
+    return b"req_" + os.urandom(16).hex().encode()
+
+
+def _common_headers(started: float) -> list[tuple[bytes, bytes]]:
+    elapsed = str(int((time.perf_counter() - started) * 1000)).encode()
+    return [(b"x-request-id", _request_id()), (b"openai-processing-ms", elapsed)]
+
+
+async def _send_json(
+    send: Any, status: int, body: JSONObject, started: float, extra: tuple[tuple[bytes, bytes], ...]
+) -> None:
+    # Non-ASCII is escaped, so any decoded input (even a lone surrogate) encodes.
+    content = json.dumps(body).encode("ascii")
+    headers = [*_JSON_HEADERS, (b"content-length", str(len(content)).encode()), *_common_headers(started)]
+    headers.extend(extra)
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": content})
+
+
+async def _send_stream(send: Any, receive: Any, stream: EventStream, started: float) -> None:
+    """Send the events as they come; stop early when the client goes away."""
+    headers = [*_SSE_HEADERS, *_common_headers(started)]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    gone = asyncio.Event()
+
+    async def watch() -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                gone.set()
+                return
+
+    watcher = asyncio.ensure_future(watch())
+    try:
+        async for chunk in stream.events:
+            if gone.is_set():
+                break
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+
+
+async def _lifespan(receive: Any, send: Any) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
 
 
 def _path_segments(scope: Scope) -> list[str]:
@@ -155,30 +280,22 @@ def _path_segments(scope: Scope) -> list[str]:
     raw = raw.partition(b"?")[0]
     if not raw.startswith(b"/"):
         return []
-    return [unquote_to_bytes(part).decode("utf-8", "replace") for part in raw[1:].split(b"/")]
+    return [
+        unquote_to_bytes(part).decode("utf-8", "replace") if b"%" in part else part.decode("utf-8", "replace")
+        for part in raw[1:].split(b"/")
+    ]
 
 
-def _check_beta(headers: Headers) -> None:
-    features = {item.strip() for value in headers.getlist("openai-beta") for item in value.split(",")}
+def _check_beta(scope: Scope) -> None:
+    features: set[str] = set()
+    for key, value in scope["headers"]:
+        if key.lower() == b"openai-beta":
+            features.update(item.strip() for item in value.decode("latin-1").split(","))
     if "assistants=v2" in features:
         return
     if "assistants=v1" in features:
         raise errors.deprecated_beta()
     raise errors.missing_beta()
-
-
-async def _read_json(request: Request) -> JSONObject:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise _too_large()
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise _too_large()
-        chunks.append(chunk)
-    return parse_json_body(b"".join(chunks))
 
 
 def _too_large() -> ApiError:
@@ -187,96 +304,3 @@ def _too_large() -> ApiError:
         f"The request body is too large: at most {MAX_BODY_BYTES} bytes are accepted.",
         code="request_too_large",
     )
-
-
-def _query_limit(request: Request) -> int:
-    value = request.query_params.get("limit")
-    if value is None:
-        return LIST_LIMIT_DEFAULT
-    if value.isdigit() and 1 <= int(value) <= LIST_LIMIT_MAX:
-        return int(value)
-    raise ApiError(
-        400,
-        f"Invalid 'limit': expected an integer between 1 and {LIST_LIMIT_MAX}, but got '{value[:64]}'.",
-        param="limit",
-        code="invalid_value",
-    )
-
-
-def _query_order(request: Request) -> str:
-    value = request.query_params.get("order", "desc")
-    if value not in ("asc", "desc"):
-        raise ApiError(
-            400,
-            f"Invalid value: '{value[:64]}'. Supported values are: 'asc' and 'desc'.",
-            param="order",
-            code="invalid_value",
-        )
-    return value
-
-
-async def _create_assistant(request: Request, store: Store, params: list[str]) -> JSONObject:
-    return store.create_assistant(assistant_request(await _read_json(request)))
-
-
-async def _get_assistant(request: Request, store: Store, params: list[str]) -> JSONObject:
-    return store.get_assistant(params[0])
-
-
-async def _delete_assistant(request: Request, store: Store, params: list[str]) -> JSONObject:
-    return store.delete_assistant(params[0])
-
-
-async def _create_thread(request: Request, store: Store, params: list[str]) -> JSONObject:
-    return store.create_thread(thread_request(await _read_json(request)))
-
-
-async def _get_thread(request: Request, store: Store, params: list[str]) -> JSONObject:
-    return store.get_thread(params[0])
-
-
-async def _delete_thread(request: Request, store: Store, params: list[str]) -> JSONObject:
-    return store.delete_thread(params[0])
-
-
-async def _create_run(request: Request, store: Store, params: list[str]) -> JSONObject:
-    return store.create_run(params[0], run_request(await _read_json(request)))
-
-
-async def _list_runs(request: Request, store: Store, params: list[str]) -> JSONObject:
-    query = request.query_params
-    return store.list_runs(
-        params[0],
-        limit=_query_limit(request),
-        order=_query_order(request),
-        after=query.get("after"),
-        before=query.get("before"),
-    )
-
-
-async def _get_run(request: Request, store: Store, params: list[str]) -> JSONObject:
-    return store.get_run(params[0], params[1])
-
-
-async def _cancel_run(request: Request, store: Store, params: list[str]) -> JSONObject:
-    # The body is ignored, as the live API does; the check-and-set runs with no await in between.
-    return store.cancel_run(params[0], params[1])
-
-
-ROUTES: tuple[Route, ...] = (
-    Route("POST", ("v1", "assistants"), _create_assistant),
-    Route("GET", ("v1", "assistants", None), _get_assistant),
-    Route("DELETE", ("v1", "assistants", None), _delete_assistant),
-    Route("POST", ("v1", "threads"), _create_thread),
-    Route("GET", ("v1", "threads", None), _get_thread),
-    Route("DELETE", ("v1", "threads", None), _delete_thread),
-    Route("POST", ("v1", "threads", None, "runs"), _create_run),
-    Route("GET", ("v1", "threads", None, "runs"), _list_runs),
-    Route("GET", ("v1", "threads", None, "runs", None), _get_run),
-    Route("POST", ("v1", "threads", None, "runs", None, "cancel"), _cancel_run),
-)
-
-
-async def _server_error(request: Request, exc: Exception) -> Response:
-    # Reached only through a bug in the mock; the exception is re-raised after this answer is sent.
-    return json_response(500, errors.server_error().envelope())

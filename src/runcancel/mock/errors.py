@@ -47,6 +47,7 @@ class ApiError(Exception):
         type: str = INVALID_REQUEST,
         param: str | None = None,
         code: str | None = None,
+        retry_after: int | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -54,6 +55,7 @@ class ApiError(Exception):
         self.type = type
         self.param = param
         self.code = code
+        self.retry_after = retry_after  # seconds, sent as the Retry-After header
 
     def envelope(self) -> dict[str, Any]:
         """The JSON body: ``{"error": {"message", "type", "param", "code"}}``."""
@@ -103,7 +105,7 @@ def invalid_json() -> ApiError:
 
 
 def not_found(kind: str, object_id: str) -> ApiError:
-    """404 for an id that names no stored object of this kind (``thread``, ``run``, ``assistant``)."""
+    """404 for an id that names no stored object of this kind (``thread``, ``run``, ``message`` ...)."""
     return ApiError(404, f"No {kind} found with id '{object_id}'.")
 
 

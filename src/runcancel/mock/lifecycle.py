@@ -1,9 +1,12 @@
 """How a run of the mock moves through its statuses, computed from the clock.
 
-A run is created ``queued``. ``step`` seconds later it is ``in_progress``; ``step`` seconds after that
-it reaches the outcome its :class:`Plan` names. The outcome ``queued`` or ``in_progress`` holds the run
-in that status. A run still active when ``EXPIRY_SECONDS`` have passed since its creation ``expired``.
-A cancel moves an active run to ``cancelling``; ``cancel_delay`` seconds later it reads ``cancelled``.
+A run is created ``queued``; after the pace's ``queued`` seconds it is ``in_progress``, and after its
+``in_progress`` seconds it reaches the outcome its :class:`Plan` names. A ``requires_action`` run given
+its tool outputs goes on the same way (``queued``, ``in_progress``) to ``completed``. The outcome
+``queued`` or ``in_progress`` holds the run in that status. A run still active when ``EXPIRY_SECONDS``
+have passed since its creation ``expired``.
+A cancel moves an active run to ``cancelling``; ``cancelling`` seconds later it reads ``cancelled``
+(or ``completed``, when the cancel lost the race).
 Nothing runs in the background: the status is derived from the clock whenever a run is read.
 """
 
@@ -12,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from runcancel.mock.config import Timings
 from runcancel.mock.errors import ApiError
 from runcancel.mock.validation import SCENARIO_KEY
 
@@ -73,40 +77,70 @@ def plan_run(
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """The status of a run at one moment, with the clock readings of the events so far."""
+    """The status of a run at one moment, with the clock readings of the events so far.
+
+    ``resumed`` is when tool outputs were accepted, if they were and the run has gone on since.
+    """
 
     status: str
     started: float | None = None
     ended: float | None = None
+    resumed: float | None = None
 
 
-def natural(plan: Plan, created: float, now: float, step: float) -> Snapshot:
+@dataclass(frozen=True, slots=True)
+class Timeline:
+    """What happened to a run: when it was created, given tool outputs, asked to cancel.
+
+    ``cancel_lost`` marks an accepted cancel that loses the race (the run completes anyway).
+    """
+
+    plan: Plan
+    created: float
+    resumed: float | None = None
+    cancel_requested: float | None = None
+    cancel_lost: bool = False
+
+
+def natural(timeline: Timeline, now: float, timings: Timings) -> Snapshot:
     """The run's status at ``now`` if it is never cancelled."""
-    started = created + step
+    plan, created = timeline.plan, timeline.created
+    started = created + timings.queued
     if plan.outcome == "queued" or now < started:
         snapshot = Snapshot("queued")
-    elif plan.outcome == "in_progress" or now < started + step:
+    elif plan.outcome == "in_progress" or now < started + timings.in_progress:
         snapshot = Snapshot("in_progress", started)
+    elif plan.outcome == "requires_action" and timeline.resumed is not None and now >= timeline.resumed:
+        # Tool outputs were accepted: the run goes on, queued, in_progress, then completed.
+        resumed = timeline.resumed
+        if now < resumed + timings.queued:
+            snapshot = Snapshot("queued", started, resumed=resumed)
+        elif now < resumed + timings.queued + timings.in_progress:
+            snapshot = Snapshot("in_progress", started, resumed=resumed)
+        else:
+            finished = resumed + timings.queued + timings.in_progress
+            snapshot = Snapshot("completed", started, finished, resumed)
     else:
-        ended = None if plan.outcome in ACTIVE else started + step
+        ended = None if plan.outcome in ACTIVE else started + timings.in_progress
         snapshot = Snapshot(plan.outcome, started, ended)
     expiry = created + EXPIRY_SECONDS
     if snapshot.status in ACTIVE and now >= expiry:
-        return Snapshot("expired", snapshot.started, expiry)
+        return Snapshot("expired", snapshot.started, expiry, snapshot.resumed)
     return snapshot
 
 
-def snapshot_at(
-    plan: Plan, created: float, cancel_requested: float | None, now: float, step: float, cancel_delay: float
-) -> Snapshot:
-    """The run's status at ``now``, given when (if ever) a cancel was accepted."""
-    if cancel_requested is None or now < cancel_requested:
-        return natural(plan, created, now, step)
-    before = natural(plan, created, cancel_requested, step)
-    done = cancel_requested + cancel_delay
+def snapshot_at(timeline: Timeline, now: float, timings: Timings) -> Snapshot:
+    """The run's status at ``now``, given when (if ever) a cancel was accepted and whether it lost."""
+    requested = timeline.cancel_requested
+    if requested is None or now < requested:
+        return natural(timeline, now, timings)
+    before = natural(timeline, requested, timings)
+    done = requested + timings.cancelling
     if now < done:
-        return Snapshot("cancelling", before.started)
-    return Snapshot("cancelled", before.started, done)
+        return Snapshot("cancelling", before.started, resumed=before.resumed)
+    if timeline.cancel_lost:
+        return Snapshot("completed", before.started, done, before.resumed)
+    return Snapshot("cancelled", before.started, done, before.resumed)
 
 
 def usage(

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import socket
 import threading
 import time
+from collections.abc import Callable
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 import uvicorn
-from starlette.applications import Starlette
 
-from runcancel.mock.app import create_app
+from runcancel.mock.app import MockApp, create_app
 from runcancel.mock.config import MockConfig
+from runcancel.mock.protocols import protocol_class, protocol_name
 
 DEFAULT_START_TIMEOUT = 10.0
 _STOP_TIMEOUT = 5.0
@@ -39,12 +41,14 @@ class MockServer:
         *,
         host: str = "127.0.0.1",
         start_timeout: float = DEFAULT_START_TIMEOUT,
+        http: str = "auto",
     ) -> None:
         self.config = config or MockConfig()
         self.host = host
         self.requested_port = port
         self.start_timeout = start_timeout
-        self.app: Starlette = create_app(self.config)
+        self.app: MockApp = create_app(self.config)
+        self.protocol = protocol_class(self.config.header_timeout, http)
         self._port: int | None = None
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -69,6 +73,11 @@ class MockServer:
         return f"{self.url}/v1"
 
     @property
+    def http(self) -> str:
+        """The HTTP implementation serving: ``httptools`` or ``h11``."""
+        return protocol_name(self.protocol)
+
+    @property
     def running(self) -> bool:
         """Whether the server thread is alive."""
         return self._thread is not None and self._thread.is_alive()
@@ -88,15 +97,7 @@ class MockServer:
             raise RuntimeError("MockServer is already running")
         sock = bind_socket(self.host, self.requested_port)
         self._port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self.app,
-            host=self.host,
-            port=self._port,
-            log_level="warning",
-            lifespan="off",
-            access_log=False,
-            timeout_graceful_shutdown=2,
-        )
+        config = server_config(self.app, self.host, self._port, self.protocol, self.config.keep_alive)
         server = uvicorn.Server(config)
         self._server = server
         self._failure = None
@@ -151,6 +152,24 @@ class MockServer:
         self._server = None
         self._thread = None
         self._port = None
+
+
+def server_config(
+    app: Callable[..., Any], host: str, port: int, protocol: type[asyncio.Protocol], keep_alive: int
+) -> uvicorn.Config:
+    """uvicorn's settings for the mock (the benchmark serves its baseline route with the same)."""
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        http=protocol,
+        loop="auto",  # uvloop where installed
+        log_level="warning",
+        lifespan="off",
+        access_log=False,
+        timeout_keep_alive=keep_alive,
+        timeout_graceful_shutdown=2,
+    )
 
 
 def bind_socket(host: str, port: int) -> socket.socket:

@@ -490,12 +490,12 @@ def test_a_missing_cassettes_folder_is_a_usage_error(pytester: pytest.Pytester) 
     """Replay without a cassettes folder stops at once and says how to record one."""
     pytester.makeini("[pytest]\n")
     pytester.makepyfile("def test_it(runcancel_client):\n    pass\n")
-    result = run(pytester, "--target", "replay")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--target", "replay")
+    assert result.ret == 2
     looked = pytester.path / "cassettes"
-    result.stderr.fnmatch_lines(
+    result.stdout.fnmatch_lines(
         [
-            f"ERROR: runcancel: --target replay: cassettes: no such folder (looked for {looked})",
+            f"runcancel: --target replay: cassettes: no such folder (looked for {looked})",
             "*--record-mode once*",
         ]
     )
@@ -505,8 +505,8 @@ def test_a_missing_cassettes_folder_is_a_usage_error(pytester: pytest.Pytester) 
     ("args", "message"),
     [
         pytest.param(
-            ["--record-mode", "sometimes"],
-            "*--record-mode takes one of none, once, new_episodes, all, rewrite*",
+            ["--runcancel-record-mode", "sometimes"],
+            "*--runcancel-record-mode takes one of none, once, new_episodes, all, rewrite*",
             id="bad-mode",
         ),
         pytest.param(
@@ -521,8 +521,8 @@ def test_record_mode_mistakes_are_usage_errors(
 ) -> None:
     """A record mode outside pytest-recording's, or recording from replay, is refused with the fix."""
     pytester.makepyfile("def test_it(runcancel_client):\n    pass\n")
-    result = run(pytester, *args)
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *args)
+    assert result.ret == 2
     result.stderr.fnmatch_lines([message])
 
 

@@ -29,6 +29,7 @@ from typing import Any, Literal, cast
 from runcancel import __version__
 from runcancel.clauses import all_clauses
 from runcancel.findings import Evidence, Finding, Severity, TargetVerdict
+from runcancel.runinfo import RunInfo
 from runcancel.session import SessionRecord, Verdict
 
 __all__ = [
@@ -127,6 +128,7 @@ class Report:
     drift: tuple[Finding, ...] = ()
     baseline: str | None = None
     notes: tuple[str, ...] = ()
+    run: RunInfo | None = None
 
     @property
     def counts(self) -> dict[str, int]:
@@ -143,7 +145,7 @@ class Report:
         """CERTIFIED (every clause held), INCOMPLETE (none broken, some not verified), NOT CERTIFIED."""
         if not self.certified:
             return "NOT CERTIFIED"
-        return "CERTIFIED" if self.complete else "INCOMPLETE"
+        return "CERTIFIED" if self.complete and (self.run is None or self.run.full) else "INCOMPLETE"
 
     def suites(self) -> list[tuple[str, list[ClauseResult]]]:
         """The clauses grouped by suite, in the suites' order, then any other."""
@@ -181,6 +183,7 @@ def build_report(
     notes: Iterable[str] = (),
     started: datetime | None = None,
     finished: datetime | None = None,
+    run: RunInfo | None = None,
 ) -> Report:
     """The report of one run: every catalogued clause with its state, findings and reasons.
 
@@ -237,6 +240,7 @@ def build_report(
         drift=drift_found,
         baseline=baseline,
         notes=tuple(notes),
+        run=run,
     )
 
 
@@ -300,6 +304,21 @@ def findings_json(report: Report) -> dict[str, Any]:
         "findings": [_finding_json(f) for f in report.findings],
         "drift": {"baseline": report.baseline, "findings": [_finding_json(f) for f in report.drift]},
         "notes": list(report.notes),
+        **({"run": _run_json(report.run)} if report.run is not None else {}),
+    }
+
+
+def _run_json(run: RunInfo) -> dict[str, Any]:
+    return {
+        "seed": run.seed,
+        "budget": run.budget,
+        "duration": round(run.duration, 3),
+        "command": run.command,
+        "settings": {k: {"value": v.value, "source": v.source} for k, v in run.settings.items()},
+        "selection": run.selection,
+        "not_selected": list(run.not_selected),
+        "interrupted": run.interrupted,
+        "workers": run.workers,
     }
 
 

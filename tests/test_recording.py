@@ -234,7 +234,7 @@ def test_a_request_replays_only_an_answer_recorded_with_the_same_credentials(
     message = Recorder(tmp_path, "none", KEY).explain(caught.value, "tests/x.py::test_y")
     assert message is not None
     assert difference in message
-    assert "pytest tests/x.py::test_y --target mock --record-mode rewrite" in message
+    assert "pytest tests/x.py -k test_y --target mock --record-mode rewrite --cassette-dir" in message
 
 
 def test_a_miss_names_cassette_request_and_how_to_record(mock: MockServer, tmp_path: Path) -> None:
@@ -445,9 +445,8 @@ def test_a_no_key_request_never_replays_the_keyed_answer(pytester: pytest.Pytest
             f"runcancel: no recording in cassette {cassette} answers",
             "  POST /v1/threads/*/runs/*/cancel (Authorization: absent, OpenAI-Beta: assistants=v2)",
             "  The closest recording differs: Authorization absent != Bearer <valid-key> (recorded).",
-            "  Record it: pytest 'replayed_suites/test_errors.py::test_error_answer?error.no_key?' "
-            "--target mock "
-            "--record-mode rewrite (or --target <URL>)",
+            "  Record it: pytest replayed_suites/test_errors.py -k 'test_error_answer?error.no_key?' "
+            "--target mock --record-mode rewrite --cassette-dir * (or --target <URL>)",
         ]
     )
 

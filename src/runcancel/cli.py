@@ -228,6 +228,9 @@ def _pytest_args(args: argparse.Namespace, url: str | None, extra: Sequence[str]
     verbose = any(a.startswith("-v") or a.startswith("--verbose") for a in passthrough)
     argv = [str(suites_path()), "-c", os.devnull, "--rootdir", os.getcwd(), "-p", "no:cacheprovider"]
     argv += [] if verbose else ["-q"]
+    # pytest marks an installed plugin's package for assertion rewriting; this process imported it
+    # already (it is the command line), and its modules hold no test assertions to rewrite.
+    argv += ["-W", f"ignore:{_ALREADY_IMPORTED}:pytest.PytestAssertRewriteWarning"]
     if url is not None:
         argv += [SETTINGS[0].option, url]
     for spec in SETTINGS:
@@ -239,6 +242,9 @@ def _pytest_args(args: argparse.Namespace, url: str | None, extra: Sequence[str]
         else:
             argv += [part for item in (value if spec.repeat else [value]) for part in (spec.option, item)]
     return [*argv, *extra, *passthrough]
+
+
+_ALREADY_IMPORTED = "Module already imported so cannot be rewritten; runcancel"
 
 
 class CliRun:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 import re
-import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -146,6 +145,8 @@ def _count(text: str, where: str) -> int:
 def _seed(text: str, where: str) -> int:
     """A whole number, or `random` for a fresh seed (shown in the report header, so it can be replayed)."""
     if text.strip() == "random":
+        import secrets  # not at import: hashlib is a few milliseconds every pytest run would pay
+
         return secrets.randbelow(2**32)
     value = _digits(text)
     if value is None:

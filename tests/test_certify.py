@@ -17,9 +17,11 @@ CASSETTES = Path(__file__).resolve().parents[1] / "cassettes"
 
 
 def runcancel(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "RUNCANCEL_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "RUNCANCEL_", "HYPOTHESIS_"))}
+    at = args.index("--") if "--" in args else len(args)
+    budget = [] if "--probe-examples" in args else ["--probe-examples", "10"]
     return subprocess.run(
-        [sys.executable, "-m", "runcancel.cli", *args, "--probe-examples", "10"],
+        [sys.executable, "-m", "runcancel.cli", *args[:at], *budget, *args[at:]],
         cwd=cwd,
         env=env,
         capture_output=True,
@@ -56,6 +58,11 @@ def test_certify_without_a_url_certifies_the_built_in_mock(tmp_path: Path) -> No
     assert document["verdict"] == "CERTIFIED"
     assert "CERTIFIED: " in done.stdout
     assert " passed, 0 failed, 0 not verified" in done.stdout
+    assert not (tmp_path / ".hypothesis").exists()
+    assert document["run"]["selection"] == "full"  # type: ignore[index]
+    assert document["run"]["command"] == (  # type: ignore[index]
+        "runcancel certify --target mock --probe-examples 10 --probe-seed 20231106"
+    )
 
 
 @pytest.mark.parametrize("served", [UNDOCUMENTED_FIELDS], indirect=True, ids=["undocumented-fields"])
@@ -129,12 +136,64 @@ def test_drift_names_new_fields_and_exits_by_policy(served: str, tmp_path: Path)
         pytest.param(
             ["certify", "--reports-dir", "taken"], "cannot create the reports folder", id="reports-dir"
         ),
+        pytest.param(
+            ["certify", "--request-timeout", "inf"],
+            "runcancel: --request-timeout takes a number of seconds above 0, got 'inf'",
+            id="infinite-timeout",
+        ),
+        pytest.param(
+            ["certify", "--probe-examples", "\u00b2"],
+            "runcancel: --probe-examples takes a whole number above 0, got '\u00b2'",
+            id="superscript-budget",
+        ),
+        pytest.param(["certify", "ftp://x"], "'ftp://x' is not a target URL", id="not-a-url"),
+        pytest.param(["certify", "-H", "nocolon"], "--header takes a header as NAME:VALUE", id="header"),
+        pytest.param(["certify", "--bogus"], "unrecognized arguments: --bogus", id="unknown-flag"),
+        pytest.param(
+            ["certify", "--", "--bogus"], "unrecognized arguments: --bogus", id="unknown-pytest-flag"
+        ),
     ],
 )
 def test_bad_input_is_one_clear_message(args: list[str], message: str, tmp_path: Path) -> None:
-    """A bad policy, a missing baseline, an unwritable reports folder: a clear message, no traceback."""
+    """A bad value, folder or flag: exit 2 and a clear message, no traceback, nothing checked."""
     (tmp_path / "taken").write_text("a file where the folder should be")
     done = runcancel(*args, cwd=tmp_path)
-    assert done.returncode == 4
+    assert done.returncode == 2
     assert message in done.stdout + done.stderr
     assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_version_names_the_package_version() -> None:
+    """`runcancel --version` prints the installed version and exits 0."""
+    from runcancel import __version__
+
+    done = subprocess.run(
+        [sys.executable, "-m", "runcancel.cli", "--version"], capture_output=True, text=True, timeout=60
+    )
+    assert (done.returncode, done.stdout.strip()) == (0, f"runcancel {__version__}")
+
+
+def test_an_unreachable_target_exits_4(tmp_path: Path) -> None:
+    """Nothing listens at the URL: one paragraph naming it, exit 4, no report replaced."""
+    done = runcancel("certify", "http://127.0.0.1:9", cwd=tmp_path)
+    assert done.returncode == 4, done.stdout[-2000:]
+    assert "runcancel: cannot reach target http://127.0.0.1:9/v1 (connection refused)" in done.stdout
+    assert not (tmp_path / "reports" / "findings.json").exists()
+
+
+def test_arguments_after_the_separator_go_to_pytest(tmp_path: Path) -> None:
+    """`-- -k EXPR --junitxml FILE -v` reach pytest: JUnit written, the partial selection said everywhere."""
+    done = runcancel(
+        "certify", "--", "-k", "error_answer", "--junitxml=reports/junit.xml", "-v", cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "PASSED" in done.stdout  # -v reached pytest
+    assert (tmp_path / "reports" / "junit.xml").is_file()
+    document = findings(tmp_path)
+    run = document["run"]
+    assert run["selection"] == "partial"  # type: ignore[index]
+    assert "schema.status" in run["not_selected"]  # type: ignore[index]
+    assert "error.unknown_run" not in run["not_selected"]  # type: ignore[index]
+    assert document["verdict"] == "INCOMPLETE"
+    assert run["command"].endswith("-- -k error_answer --junitxml=reports/junit.xml -v")  # type: ignore[index]
+    assert "partial run:" in done.stdout

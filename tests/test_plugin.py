@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -34,12 +35,12 @@ def mock() -> Iterator[MockServer]:
 
 
 def test_unreachable_target_is_one_line_and_exit_4(pytester: pytest.Pytester) -> None:
-    """An unreachable --target stops the run with one line naming the URL and the cause."""
+    """An unreachable --target stops the run with one line naming the URL and the cause, exit 4."""
     pytester.makepyfile("def test_x(runcancel_client):\n    pass\n")
-    result = pytester.runpytest_inprocess("--target", "http://127.0.0.1:9", "-p", "no:cacheprovider")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(
-        ["ERROR: runcancel: cannot reach target http://127.0.0.1:9/v1 (connection refused). Start a server*"]
+    result = pytester.runpytest_subprocess("--target", "http://127.0.0.1:9", "-p", "no:cacheprovider")
+    assert result.ret == 4
+    result.stdout.fnmatch_lines(
+        ["runcancel: cannot reach target http://127.0.0.1:9/v1 (connection refused). Start a server*"]
     )
     assert "Traceback" not in result.stdout.str() + result.stderr.str()
 
@@ -66,21 +67,40 @@ def test_no_target_check_when_no_test_needs_one(pytester: pytest.Pytester) -> No
             "*--probe-seed takes a whole number or 'random', got 'lucky'*",
             id="seed",
         ),
+        pytest.param(
+            ["--runcancel-request-timeout", "inf"],
+            "*--runcancel-request-timeout takes a number of seconds above 0, got 'inf'*",
+            id="infinite",
+        ),
+        pytest.param(
+            ["--runcancel-probe-examples", "\u00b2"],
+            "*--runcancel-probe-examples takes a whole number above 0, got '\u00b2'*",
+            id="superscript-two",
+        ),
+        pytest.param(
+            ["--runcancel-header", "X-Tenant"],
+            "*--runcancel-header takes a header as NAME:VALUE*",
+            id="header",
+        ),
+        pytest.param(
+            ["--runcancel-profile", "gcp"], "*--runcancel-profile takes one of openai, azure*", id="profile"
+        ),
     ],
 )
 def test_bad_option_is_a_usage_error(pytester: pytest.Pytester, args: list[str], message: str) -> None:
-    """A bad option value is a usage error that says what was given and what is allowed."""
+    """A bad option value stops the run with exit 2 and one paragraph: what was given, what is allowed."""
     pytester.makepyfile("def test_x(runcancel_client):\n    pass\n")
-    result = pytester.runpytest_inprocess(*args, "-p", "no:cacheprovider")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines([message])
+    result = pytester.runpytest_subprocess(*args, "-p", "no:cacheprovider")
+    assert result.ret == 2
+    (result.stdout if "ftp" in args[-1] else result.stderr).fnmatch_lines([message])
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
 
 
 def test_the_header_names_the_probe_seed_and_budget(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The report header shows the probe's seed and budget and where each came from, before any failure."""
-    pytester.makepyfile("def test_x():\n    pass\n")
+    pytester.makepyfile("def test_x(verdict):\n    pass\n")
     monkeypatch.setenv("RUNCANCEL_PROBE_EXAMPLES", "12")
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--probe-seed", "42")
     result.stdout.fnmatch_lines(
@@ -272,3 +292,94 @@ def test_other_projects_get_no_reports_folder(pytester: pytest.Pytester) -> None
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--reports-dir", "/proc/not-writable")
     result.assert_outcomes(passed=1)
     assert not (pytester.path / "reports").exists()
+
+
+UNRELATED = "def test_one():\n    assert 1\n\ndef test_two():\n    assert 2\n"
+
+
+def test_an_unrelated_run_sees_nothing_of_runcancel(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run that uses no suite gets no header, no output, no folder, and no setting is even read."""
+    pytester.makepyfile(UNRELATED)
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://user:pw@example.test:1/v1")
+    monkeypatch.setenv("RUNCANCEL_REQUEST_TIMEOUT", "not a number")  # read only once a suite runs
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+    lines = [line for line in result.outlines if not line.startswith(("rootdir:", "plugins:"))]
+    assert not [line for line in lines if "runcancel" in line and "test_an_unrelated_run" not in line]
+    assert "example.test" not in result.stdout.str()
+    pytester_own = {"runpytest-0", "runpytest-current", "stdout", "stderr"}
+    left = {p.name for p in pytester.path.iterdir()} - pytester_own
+    assert left == {"test_an_unrelated_run_sees_nothing_of_runcancel.py"}  # no reports/, no .hypothesis/
+
+
+def test_loading_the_plugin_imports_nothing_heavy(pytester: pytest.Pytester) -> None:
+    """A run that uses no suite loads only the plugin and its settings table: no httpx, models, mock,
+    vcrpy, schemathesis glue or YAML."""
+    pytester.makepyfile(UNRELATED)
+    code = (
+        "import sys, pytest\n"
+        "heavy = ('httpx', 'pydantic', 'vcr', 'yaml', 'starlette', 'uvicorn')\n"
+        "import runcancel.plugin\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules if m.split('.')[0] in heavy}))\n"
+        "pytest.main(['-q', '-p', 'no:cacheprovider', '-p', 'no:schemathesis', '-p', 'no:anyio'])\n"
+        "print(sorted(m for m in sys.modules if m.startswith('runcancel')))\n"
+    )
+    result = pytester.run(sys.executable, "-c", code)
+    assert result.outlines[0] == "[]"
+    assert result.outlines[-1] == "['runcancel', 'runcancel.plugin', 'runcancel.settings']"
+
+
+RECORDING_TEST = """
+def test_suite_client(runcancel_client):
+    assert runcancel_client.send("POST", "/threads", json_body={}).status == 200
+
+import pytest
+
+@pytest.mark.vcr
+def test_users_own_cassette(vcr):
+    assert vcr is not None  # pytest-recording's own fixture still works
+"""
+
+
+@pytest.mark.parametrize(
+    "order",
+    [
+        pytest.param(["-p", "pytest_recording.plugin", "-p", "runcancel.plugin"], id="recording-first"),
+        pytest.param(["-p", "runcancel.plugin", "-p", "pytest_recording.plugin"], id="runcancel-first"),
+    ],
+)
+def test_pytest_recording_owns_record_mode_in_either_order(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, order: list[str]
+) -> None:
+    """With pytest-recording loaded before or after us, its --record-mode is its own, and we read it."""
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    pytester.makepyfile(RECORDING_TEST)
+    result = pytester.runpytest_subprocess(*order, "-p", "no:cacheprovider", "--record-mode", "once", "-v")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        ["runcancel: target the built-in reference mock*recording into*(record mode once)"]
+    )
+    assert (pytester.path / "cassettes" / "test_pytest_recording_owns_record_mode_in_either_order").is_dir()
+    assert "conflicting option" not in result.stdout.str() + result.stderr.str()
+
+
+def test_without_pytest_recording_record_mode_is_ours(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Blocked or absent, pytest-recording leaves --record-mode free, and runcancel's alias takes it."""
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    pytester.makepyfile("def test_x(runcancel_client):\n    pass\n")
+    result = pytester.runpytest_subprocess(
+        "-p",
+        "runcancel.plugin",
+        "-p",
+        "no:recording",
+        "-p",
+        "no:cacheprovider",
+        "--runcancel-record-mode",
+        "once",
+    )
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*recording into*(record mode once)"])

@@ -234,7 +234,7 @@ def test_a_request_replays_only_an_answer_recorded_with_the_same_credentials(
     message = Recorder(tmp_path, "none", KEY).explain(caught.value, "tests/x.py::test_y")
     assert message is not None
     assert difference in message
-    assert "pytest tests/x.py::test_y --target mock --record-mode rewrite" in message
+    assert "pytest tests/x.py -k test_y --target mock --record-mode rewrite --cassette-dir" in message
 
 
 def test_a_miss_names_cassette_request_and_how_to_record(mock: MockServer, tmp_path: Path) -> None:
@@ -445,9 +445,8 @@ def test_a_no_key_request_never_replays_the_keyed_answer(pytester: pytest.Pytest
             f"runcancel: no recording in cassette {cassette} answers",
             "  POST /v1/threads/*/runs/*/cancel (Authorization: absent, OpenAI-Beta: assistants=v2)",
             "  The closest recording differs: Authorization absent != Bearer <valid-key> (recorded).",
-            "  Record it: pytest 'replayed_suites/test_errors.py::test_error_answer?error.no_key?' "
-            "--target mock "
-            "--record-mode rewrite (or --target <URL>)",
+            "  Record it: pytest replayed_suites/test_errors.py -k 'test_error_answer?error.no_key?' "
+            "--target mock --record-mode rewrite --cassette-dir * (or --target <URL>)",
         ]
     )
 
@@ -490,12 +489,12 @@ def test_a_missing_cassettes_folder_is_a_usage_error(pytester: pytest.Pytester) 
     """Replay without a cassettes folder stops at once and says how to record one."""
     pytester.makeini("[pytest]\n")
     pytester.makepyfile("def test_it(runcancel_client):\n    pass\n")
-    result = run(pytester, "--target", "replay")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--target", "replay")
+    assert result.ret == 2
     looked = pytester.path / "cassettes"
-    result.stderr.fnmatch_lines(
+    result.stdout.fnmatch_lines(
         [
-            f"ERROR: runcancel: --target replay: cassettes: no such folder (looked for {looked})",
+            f"runcancel: --target replay: cassettes: no such folder (looked for {looked})",
             "*--record-mode once*",
         ]
     )
@@ -505,8 +504,8 @@ def test_a_missing_cassettes_folder_is_a_usage_error(pytester: pytest.Pytester) 
     ("args", "message"),
     [
         pytest.param(
-            ["--record-mode", "sometimes"],
-            "*--record-mode takes one of none, once, new_episodes, all, rewrite*",
+            ["--runcancel-record-mode", "sometimes"],
+            "*--runcancel-record-mode takes one of none, once, new_episodes, all, rewrite*",
             id="bad-mode",
         ),
         pytest.param(
@@ -521,8 +520,8 @@ def test_record_mode_mistakes_are_usage_errors(
 ) -> None:
     """A record mode outside pytest-recording's, or recording from replay, is refused with the fix."""
     pytester.makepyfile("def test_it(runcancel_client):\n    pass\n")
-    result = run(pytester, *args)
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *args)
+    assert result.ret == 2
     result.stderr.fnmatch_lines([message])
 
 

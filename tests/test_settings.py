@@ -149,3 +149,107 @@ def test_the_cassette_folder_follows_the_chain() -> None:
     assert resolve_settings({}, env, ini).cassette_dir.value == "env-dir"
     assert resolve_settings({}, {}, ini).cassette_dir.source == "config runcancel_cassette_dir"
     assert resolve_settings({}, {}, {}).cassette_dir.value == "cassettes"
+
+
+def test_the_readme_table_is_the_settings_table() -> None:
+    """The README's settings table is exactly the one the settings table generates."""
+    from pathlib import Path
+
+    from runcancel.settings import settings_table
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    start = readme.index("<!-- settings-table")
+    shown = readme[readme.index("\n", start) + 1 : readme.index("<!-- /settings-table -->")].strip()
+    assert shown == settings_table()
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        pytest.param(
+            {"request_timeout": "inf"}, "--request-timeout takes a number of seconds above 0", id="inf"
+        ),
+        pytest.param(
+            {"arrange_timeout": "1e999"}, "--arrange-timeout takes a number of seconds", id="overflow"
+        ),
+        pytest.param(
+            {"probe_examples": "\u00b2"}, "--probe-examples takes a whole number above 0", id="superscript"
+        ),
+        pytest.param(
+            {"probe_seed": "\u0661"}, "--probe-seed takes a whole number or 'random'", id="arabic-digit"
+        ),
+        pytest.param({"header": ["X-Tenant"]}, "--header takes a header as NAME:VALUE", id="header-no-colon"),
+        pytest.param({"header": ["Bad Name: x"]}, "--header takes a header as NAME:VALUE", id="header-space"),
+        pytest.param({"profile": "gcp"}, "--profile takes one of openai, azure", id="profile"),
+        pytest.param(
+            {"max_answer_bytes": "8 parsecs"}, "--max-answer-bytes takes a size in bytes", id="size-unit"
+        ),
+        pytest.param(
+            {"max_answer_bytes": "0"}, "--max-answer-bytes takes a size in bytes above 0", id="size-zero"
+        ),
+        pytest.param({"rate_limit": "fast"}, "--rate-limit takes a number of requests per second", id="rate"),
+        pytest.param(
+            {"rate_limit": "inf/s"}, "--rate-limit takes a number of requests per second", id="rate-inf"
+        ),
+        pytest.param({"ca_bundle": "no-such.pem"}, "--ca-bundle takes the path of a file", id="ca-missing"),
+        pytest.param(
+            {"accept": "no-such.yaml"}, "--accept takes the path of a YAML or TOML file", id="accept-missing"
+        ),
+    ],
+)
+def test_every_bad_value_is_one_paragraph(options: dict[str, object], message: str) -> None:
+    """A bad value of any setting is refused with what was given, what is allowed and an example."""
+    with pytest.raises(SettingsError, match=message) as caught:
+        resolve_settings(options, {}, {})
+    assert "Example:" in str(caught.value) or "Give" in str(caught.value)
+
+
+def test_a_header_value_is_never_echoed() -> None:
+    """A refused header shows its name, never its value: it may be a credential."""
+    with pytest.raises(SettingsError) as caught:
+        resolve_settings({"header": ["Bad Name: s3cret-token"]}, {}, {})
+    assert "s3cret-token" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("options", "env", "name", "value"),
+    [
+        pytest.param(
+            {"header": ["X-A: 1", "X-B:2"]}, {}, "header", (("X-A", "1"), ("X-B", "2")), id="headers"
+        ),
+        pytest.param(
+            {},
+            {"RUNCANCEL_HEADERS": "X-A: 1, 2\nX-B: 3"},
+            "header",
+            (("X-A", "1, 2"), ("X-B", "3")),
+            id="env-lines",
+        ),
+        pytest.param({}, {}, "profile", "openai", id="profile-default"),
+        pytest.param({"profile": "Azure"}, {}, "profile", "azure", id="profile"),
+        pytest.param({}, {}, "max_answer_bytes", 8 * 1024 * 1024, id="size-default"),
+        pytest.param({"max_answer_bytes": "512KiB"}, {}, "max_answer_bytes", 512 * 1024, id="size-kib"),
+        pytest.param({"rate_limit": "5/s"}, {}, "rate_limit", 5.0, id="rate"),
+        pytest.param({}, {}, "rate_limit", None, id="rate-default"),
+        pytest.param({}, {"RUNCANCEL_INSECURE": "1"}, "insecure", True, id="insecure-env"),
+        pytest.param({}, {}, "insecure", False, id="insecure-default"),
+    ],
+)
+def test_the_settings_for_later_use_are_parsed(
+    options: dict[str, object], env: dict[str, str], name: str, value: object
+) -> None:
+    """Headers, profile, answer size, rate limit and TLS settings are parsed and kept on Settings."""
+    assert getattr(resolve_settings(options, env, {}), name).value == value
+
+
+def test_the_accept_file_is_read(tmp_path: pytest.TempPathFactory) -> None:
+    """--accept takes a YAML or TOML file holding a table or list; anything else is refused."""
+    from pathlib import Path
+
+    folder = Path(str(tmp_path))
+    good = folder / "accepted.toml"
+    good.write_text('[[deviation]]\nclause = "schema.undocumented_field"\n')
+    assert resolve_settings({"accept": str(good)}, {}, {}).accept.value == str(good)
+    bad = folder / "accepted.yaml"
+    bad.write_text("just a sentence\n")
+    with pytest.raises(SettingsError, match="holds str, not a table or a list"):
+        resolve_settings({"accept": str(bad)}, {}, {})

@@ -7,7 +7,9 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
+
+from runcancel import __version__
 
 __all__ = [
     "UsageError",
@@ -36,8 +38,12 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     """The parser of every subcommand; each sets ``command`` to the function that runs it."""
     parser = _Parser(
-        prog="runcancel", description="Contract tests for the OpenAI Assistants v2 cancel-run endpoint."
+        prog="runcancel",
+        description="Contract tests for the OpenAI Assistants v2 cancel-run endpoint.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"runcancel {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
 
     mock = commands.add_parser(
@@ -72,13 +78,16 @@ def build_parser() -> argparse.ArgumentParser:
     certify = commands.add_parser(
         "certify",
         help="run every contract suite against a server and write the reports",
+        usage="runcancel certify [URL] [options] [-- PYTEST_ARGS...]",
         description="Run every contract suite (shape, lifecycle, errors, probes) against URL, or the "
         "built-in reference mock when no URL is given (nor OPENAI_BASE_URL), and write findings.json, "
-        "drift.md, certification.md and certification.html. Exit 0 when the policy (--fail-on) passes.",
+        "drift.md, certification.md and certification.html. Arguments after `--` go to pytest as they "
+        "are: --junitxml=FILE, -k EXPR, -x, -v, -n 4 (with pytest-xdist installed).",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     certify.add_argument("url", nargs="?", default=None, help="the server's base URL, or 'mock'")
     _suite_options(certify)
-    certify.add_argument("--drift-baseline", metavar="DIR", help="also compare with the cassettes in DIR")
     certify.set_defaults(command=run_certify)
 
     drift = commands.add_parser(
@@ -90,27 +99,77 @@ def build_parser() -> argparse.ArgumentParser:
     )
     drift.add_argument("url", help="the server's base URL, or 'mock'")
     drift.add_argument("--baseline", required=True, metavar="DIR", help="a folder of recorded cassettes")
-    _suite_options(drift)
+    _suite_options(drift, leave_out=("drift_baseline",))
     drift.set_defaults(command=run_drift)
     return parser
 
 
-# The options `certify` and `drift` pass to the suites: (flag, metavar, help). Not given: the suites'
-# own chain applies (environment variable, then config, then default), as for `pytest contracts`.
-_SUITE_OPTIONS = (
-    ("--api-key", "KEY", "API key to send (env OPENAI_API_KEY)"),
-    ("--fail-on", "POLICY", "breaking (default), additive or never (env RUNCANCEL_FAIL_ON)"),
-    ("--reports-dir", "DIR", "where the reports go (default: reports; env RUNCANCEL_REPORTS_DIR)"),
-    ("--request-timeout", "SECONDS", "time-out of one request (default 10)"),
-    ("--arrange-timeout", "SECONDS", "how long to wait for a run to reach a status (default 30)"),
-    ("--probe-examples", "N", "budget of the generated probe cases (default 100)"),
-    ("--probe-seed", "SEED", "seed of the generated probe cases, or 'random'"),
-)
+EXIT_CODES = """exit codes (the same for a pytest run of the suites):
+  0  the run passes under the policy (--fail-on)
+  1  the run fails under the policy
+  2  usage error: a bad setting, option or folder; nothing was checked
+  3  interrupted (Ctrl-C, -x), or the reports could not be written
+  4  the target could not be reached when the run started"""
 
 
-def _suite_options(parser: argparse.ArgumentParser) -> None:
-    for flag, metavar, text in _SUITE_OPTIONS:
-        parser.add_argument(flag, metavar=metavar, default=None, help=text)
+def _suite_options(parser: argparse.ArgumentParser, leave_out: Sequence[str] = ()) -> None:
+    """The suites' settings as flags, from the one table (`runcancel.settings.SETTINGS`). Not given:
+    the suites' own chain applies (environment variable, then default), as for pytest."""
+    from runcancel.settings import SETTINGS
+
+    for spec in SETTINGS:
+        if spec.name in leave_out:
+            continue
+        names = [spec.flag, *([spec.short] if spec.short else [])]
+        where = f" (env {spec.env})" if spec.env else ""
+        default = f"; default {spec.default}" if spec.default is not None else ""
+        if spec.switch:
+            parser.add_argument(
+                *names,
+                dest=spec.name,
+                action="store_const",
+                const=True,
+                default=None,
+                help=f"{spec.help}{where}",
+            )
+            continue
+        parser.add_argument(
+            *names,
+            dest=spec.name,
+            metavar=spec.metavar,
+            default=None,
+            action="append" if spec.repeat else "store",
+            help=f"{spec.help}{where}{default}",
+        )
+
+
+def _given(args: argparse.Namespace) -> dict[str, Any]:
+    from runcancel.settings import SETTINGS
+
+    return {
+        spec.name: getattr(args, spec.name, None)
+        for spec in SETTINGS
+        if getattr(args, spec.name, None) is not None
+    }
+
+
+def _check_settings(args: argparse.Namespace) -> None:
+    """Refuse a bad value before pytest starts: the same one-paragraph message, exit 2."""
+    from runcancel.settings import SettingsError, resolve_settings
+    from runcancel.targets import TargetError, normalize_base_url
+
+    options = _given(args)
+    if args.url is not None:
+        options["target"] = args.url
+    try:
+        settings = resolve_settings(options, os.environ)
+    except SettingsError as exc:
+        raise UsageError(str(exc)) from None
+    if not (settings.uses_mock or settings.replays):
+        try:
+            normalize_base_url(settings.target.value)
+        except TargetError as exc:
+            raise UsageError(str(exc)) from None
 
 
 def suites_path() -> Path:
@@ -124,41 +183,108 @@ def suites_path() -> Path:
 
 
 def _pytest_args(args: argparse.Namespace, url: str | None, extra: Sequence[str] = ()) -> list[str]:
-    """pytest's arguments for the suites, isolated from any pytest configuration in the current folder."""
-    argv = [str(suites_path()), "-c", os.devnull, "--rootdir", os.getcwd(), "-p", "no:cacheprovider", "-q"]
+    """pytest's arguments for the suites, isolated from any pytest configuration in the current folder.
+
+    Each setting given goes to pytest under its `--runcancel-` name, which no other plugin owns.
+    """
+    from runcancel.settings import SETTINGS
+
+    passthrough = list(getattr(args, "pytest_args", []))
+    verbose = any(a.startswith("-v") or a.startswith("--verbose") for a in passthrough)
+    argv = [str(suites_path()), "-c", os.devnull, "--rootdir", os.getcwd(), "-p", "no:cacheprovider"]
+    argv += [] if verbose else ["-q"]
+    # pytest marks an installed plugin's package for assertion rewriting; this process imported it
+    # already (it is the command line), and its modules hold no test assertions to rewrite.
+    argv += ["-W", f"ignore:{_ALREADY_IMPORTED}:pytest.PytestAssertRewriteWarning"]
     if url is not None:
-        argv += ["--target", url]
-    for flag, _metavar, _text in _SUITE_OPTIONS:
-        value = getattr(args, flag.lstrip("-").replace("-", "_"))
-        if value is not None:
-            argv += [flag, value]
-    return [*argv, *extra]
+        argv += [SETTINGS[0].option, url]
+    for spec in SETTINGS:
+        value = getattr(args, spec.name, None)
+        if value is None:
+            continue
+        if spec.switch:
+            argv.append(spec.option)
+        else:
+            argv += [part for item in (value if spec.repeat else [value]) for part in (spec.option, item)]
+    return [*argv, *extra, *passthrough]
+
+
+_ALREADY_IMPORTED = "Module already imported so cannot be rewritten; runcancel"
+
+
+class CliRun:
+    """The plugin `certify` and `drift` register around their pytest run: it tells the suites the
+    command that reproduces the run, and learns whether the suites ran (their exit codes are then
+    runcancel's own; else pytest's are mapped onto them)."""
+
+    def __init__(self, passthrough: Sequence[str]) -> None:
+        self.passthrough = list(passthrough)
+        self.used = False
+
+    def pytest_sessionfinish(self, session: Any) -> None:
+        from runcancel.plugin import EARLY
+
+        early = session.config.stash.get(EARLY, None)
+        self.used = early is not None and early.suites is not None
+
+
+# pytest's own exit codes, when the suites did not run, onto runcancel's (see EXIT_CODES).
+_PYTEST_CODES = {2: 3, 3: 3, 4: 2, 5: 2}
+
+
+def _run_pytest(args: argparse.Namespace, url: str | None, extra: Sequence[str] = ()) -> int:
+    """pytest on the suites. Hypothesis keeps its caches in a folder of its own for the run, so no
+    `.hypothesis/` is left in the user's folder (unless HYPOTHESIS_STORAGE_DIRECTORY says where)."""
+    import tempfile
+
+    import pytest
+
+    from runcancel.plugin import CLI_PLUGIN
+
+    observer = CliRun(getattr(args, "pytest_args", []))
+    with tempfile.TemporaryDirectory(prefix="runcancel-hypothesis-") as storage:
+        given = os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY")
+        os.environ["HYPOTHESIS_STORAGE_DIRECTORY"] = given or storage
+        try:
+            code = int(pytest.main(_pytest_args(args, url, extra), plugins=[_Named(observer, CLI_PLUGIN)]))
+        finally:
+            if given is None:
+                os.environ.pop("HYPOTHESIS_STORAGE_DIRECTORY", None)
+    return code if observer.used else _PYTEST_CODES.get(code, code)
+
+
+class _Named:
+    """Registers a plugin object under a name pytest's plugin manager can look up."""
+
+    def __init__(self, plugin: Any, name: str) -> None:
+        self.plugin, self.name = plugin, name
+
+    def pytest_addhooks(self, pluginmanager: Any) -> None:
+        if not pluginmanager.has_plugin(self.name):
+            pluginmanager.register(self.plugin, self.name)
 
 
 def run_certify(args: argparse.Namespace) -> int:
-    """``runcancel certify [URL]``: every suite, the reports, the policy's exit code (pytest's codes)."""
-    import pytest
-
-    extra = ["--drift-baseline", args.drift_baseline] if args.drift_baseline else []
-    return int(pytest.main(_pytest_args(args, args.url, extra)))
+    """``runcancel certify [URL] [-- PYTEST_ARGS]``: every suite, the reports, the exit code (EXIT_CODES)."""
+    _check_settings(args)
+    return _run_pytest(args, args.url)
 
 
 def run_drift(args: argparse.Namespace) -> int:
     """``runcancel drift URL --baseline DIR``: the suites run, and only their drift decides the exit."""
     import json
 
-    import pytest
-
     from runcancel.findings import Finding, Severity
     from runcancel.reports import exit_decision
     from runcancel.settings import SettingsError, resolve_settings
 
+    _check_settings(args)
     try:
         settings = resolve_settings({"fail_on": args.fail_on, "reports_dir": args.reports_dir}, os.environ)
     except SettingsError as exc:
         raise UsageError(str(exc)) from None
     args.fail_on = "never"  # the suites' clause failures are certify's business, not drift's
-    code = int(pytest.main(_pytest_args(args, args.url, ["--drift-baseline", args.baseline])))
+    code = _run_pytest(args, args.url, ["--runcancel-drift-baseline", args.baseline])
     if code != 0:
         return code
     folder = Path(settings.reports_dir.value)
@@ -189,13 +315,13 @@ def run_cassettes_check(args: argparse.Namespace) -> int:
     except FileNotFoundError:
         raise UsageError(
             f"no cassettes at {args.path!r} (no such file or folder). Record them with "
-            "`pytest contracts --target mock --record-mode once`, or give their folder: "
+            "`pytest --pyargs runcancel.contracts --target mock --record-mode once`, or give their folder: "
             "runcancel cassettes check PATH"
         ) from None
     if not paths:
         raise UsageError(
             f"no cassettes (*.yaml) under {args.path!r}. Record them with "
-            "`pytest contracts --target mock --record-mode once`."
+            "`pytest --pyargs runcancel.contracts --target mock --record-mode once`."
         )
     report = check_cassettes(paths, root)
     print(render_check(report))
@@ -205,8 +331,16 @@ def run_cassettes_check(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; the exit code (2 for a usage error, printed as ``runcancel: <message>``)."""
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    passthrough: list[str] = []
+    if "--" in argv:  # what follows `--` goes to pytest as it is
+        at = argv.index("--")
+        argv, passthrough = argv[:at], argv[at + 1 :]
     try:
         args = parser.parse_args(argv)
+        if passthrough and getattr(args, "command", None) not in (run_certify, run_drift):
+            raise UsageError("only certify and drift pass arguments after `--` on to pytest")
+        args.pytest_args = passthrough
         command: Command | None = getattr(args, "command", None)
         if command is None:
             parser.print_help(sys.stderr)

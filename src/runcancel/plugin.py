@@ -1,299 +1,332 @@
-"""The pytest plugin: options, markers and thin fixtures. It only wires; the work is in the library.
+"""The pytest plugin: options, markers and thin fixtures. It only wires; the work is in the library
+(`runcancel.certify` weighs and writes, `runcancel.settings` holds the options' table).
 
-Settings follow one chain (see `runcancel.settings`): option -> environment -> ini -> default.
-Heavy imports (the mock server, uvicorn) happen inside the fixture that needs them.
+Inert unless used: loading it imports only pytest and the settings table. A run whose tests use
+none of the suites' fixtures gets no header line, no output, no folder and no network traffic; the
+settings are read, and checked, only once a suite's fixture is collected (or a runcancel option is
+given on the command line). Settings follow one chain (see `runcancel.settings`):
+option -> environment -> ini -> default.
+
+Under pytest-xdist each worker hands its outcome to the controller (`workeroutput`), which alone
+writes the reports.
 """
 
 from __future__ import annotations
 
 import os
-from collections import Counter
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
-from runcancel.arrange import ArrangedRun, ArrangeError, Arranger, NotArranged
-from runcancel.findings import Finding, NotVerified, Severity
-from runcancel.rules import Outcome
-from runcancel.session import SessionRecord
-from runcancel.settings import CHAIN, DEFAULT_API_KEY, Settings, SettingsError, resolve_settings
-from runcancel.targets import Target, TargetClient, TargetError
-
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from _pytest.reports import TestReport
     from _pytest.terminal import TerminalReporter
 
+    from runcancel.arrange import Arranger
+    from runcancel.certify import Finish, Selection
+    from runcancel.findings import Finding
     from runcancel.probe import ProbeRecord
     from runcancel.recording import Recorder
+    from runcancel.rules import Outcome
+    from runcancel.session import SessionRecord
+    from runcancel.settings import Settings
+    from runcancel.suite import SuiteArranger
+    from runcancel.targets import Target, TargetClient
 
-SESSION = pytest.StashKey[SessionRecord]()
-RECORDER: pytest.StashKey[Recorder] = pytest.StashKey()
-PROBE: pytest.StashKey[ProbeRecord] = pytest.StashKey()
-FINISH: pytest.StashKey[Finish] = pytest.StashKey()
 TARGET_FIXTURES = {"runcancel_target", "runcancel_client", "arrange"}
 # Fixtures through which a test or a fixture reaches the target: its requests go to a cassette.
 TALKING_FIXTURES = TARGET_FIXTURES | {"runcancel_arrangers"}
+SUITE_FIXTURES = TALKING_FIXTURES | {"verdict"}
+# The plugin the command line registers around its pytest run (it knows the command to show).
+CLI_PLUGIN = "runcancel-cli"
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("runcancel", "runcancel contract suites")
-    group.addoption(
-        "--target",
-        default=None,
-        metavar="URL",
-        help="Server to check: a base URL (http://127.0.0.1:4010 gets /v1 added) or 'mock' for the "
-        "built-in reference mock. Env: OPENAI_BASE_URL. Default: mock.",
-    )
-    group.addoption(
-        "--api-key",
-        default=None,
-        metavar="KEY",
-        help="API key sent to the target. Env: OPENAI_API_KEY. Default: the built-in mock's key.",
-    )
-    group.addoption(
-        "--request-timeout",
-        default=None,
-        metavar="SECONDS",
-        help="Time-out of one request. Env: RUNCANCEL_REQUEST_TIMEOUT. Default: 10.",
-    )
-    group.addoption(
-        "--arrange-timeout",
-        default=None,
-        metavar="SECONDS",
-        help="How long to wait for a run to reach a wanted status. "
-        "Env: RUNCANCEL_ARRANGE_TIMEOUT. Default: 30.",
-    )
-    group.addoption(
-        "--record-mode",
-        default=None,
-        metavar="MODE",
-        help="Record the target's answers into cassettes, one per test: once, new_episodes, all, rewrite "
-        "(pytest-recording's modes; none = --target replay). Env: RUNCANCEL_RECORD_MODE. Default: off.",
-    )
-    group.addoption(
-        "--cassette-dir",
-        default=None,
-        metavar="DIR",
-        help="Folder of the cassettes (--target replay, --record-mode). Env: RUNCANCEL_CASSETTE_DIR. "
-        "Default: cassettes/ in the rootdir.",
-    )
-    group.addoption(
-        "--probe-examples",
-        default=None,
-        metavar="N",
-        help="Budget of the probe suite's schemathesis fuzzing phase (cases generated). "
-        "Env: RUNCANCEL_PROBE_EXAMPLES. Default: 100.",
-    )
-    group.addoption(
-        "--probe-seed",
-        default=None,
-        metavar="SEED",
-        help="Seed of the probe suite's generated cases, or 'random'. Env: RUNCANCEL_PROBE_SEED. "
-        "Default: a fixed seed, so runs repeat (and replay).",
-    )
-    group.addoption(
-        "--fail-on",
-        default=None,
-        metavar="breaking|additive|never",
-        help="Which findings fail the run (exit code); the reports are written either way. "
-        "Env: RUNCANCEL_FAIL_ON. Default: breaking.",
-    )
-    group.addoption(
-        "--drift-baseline",
-        default=None,
-        metavar="DIR",
-        help="Compare the target's answers with the cassettes in DIR (fields, types, statuses, "
-        "messages, headers). Env: RUNCANCEL_DRIFT_BASELINE.",
-    )
-    group.addoption(
-        "--reports-dir",
-        default=None,
-        metavar="DIR",
-        help="Where findings.json, drift.md, certification.md and certification.html go. "
-        "Env: RUNCANCEL_REPORTS_DIR. Default: reports (below the rootdir).",
-    )
-    for _flag, _env, key, default in CHAIN.values():
-        if key:
-            parser.addini(key, f"runcancel setting (default {default})", default=None)
+@dataclass
+class Suites:
+    """This session's use of the suites, once a test uses them: settings, record, cassettes, reports."""
+
+    record: SessionRecord
+    finish: Finish | None = None
+    recorder: Recorder | None = None
+    probe: ProbeRecord | None = None
+    selection: Selection | None = None
+    interrupted: str | None = None
+    ctrl_c: bool = False
+    unreachable: bool = False
+    workers: int = 0
+
+    @property
+    def settings(self) -> Settings:
+        return self.record.settings
+
+
+@dataclass
+class _Early:
+    """What the plugin keeps before it knows whether the suites are used."""
+
+    started: datetime
+    deselected: int = 0
+    suites: Suites | None = None
+
+
+EARLY = pytest.StashKey[_Early]()
+
+
+def _recording_plugin(pluginmanager: pytest.PytestPluginManager) -> bool:
+    """Whether pytest-recording is (or will be) loaded: then `--record-mode` is its option, not ours."""
+    if pluginmanager.has_plugin("recording"):
+        return True
+    if pluginmanager.is_blocked("recording"):
+        return False
+    import importlib.util
+
+    return importlib.util.find_spec("pytest_recording") is not None
+
+
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    from runcancel.settings import SETTINGS
+
+    group = parser.getgroup("runcancel", "runcancel contract suites (every option also as --runcancel-*)")
+    recording = _recording_plugin(pluginmanager)
+    for spec in SETTINGS:
+        names = [spec.option, *([spec.flag] if spec.alias else [])]
+        if spec.name == "record_mode" and not recording:
+            names.append("--record-mode")  # pytest-recording's name, free while it is not installed
+        where = f"Env: {spec.env}. " if spec.env else ""
+        default = f"Default: {spec.default}." if spec.default is not None else ""
+        kwargs: dict[str, Any] = {"dest": f"runcancel_{spec.name}", "default": None}
+        if spec.switch:
+            kwargs.update(action="store_const", const=True)
+        else:
+            kwargs.update(metavar=spec.metavar, action="append" if spec.repeat else "store")
+        group.addoption(*names, help=f"{spec.help} {where}{default}".strip(), **kwargs)
+        if spec.ini:
+            parser.addini(spec.ini, f"runcancel: {spec.help}", default=None)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "clause(id): the contract clause a test checks, e.g. clause('cancel.status')"
     )
-    options = {name: config.getoption(flag) for name, (flag, *_rest) in CHAIN.items()}
-    ini = {key: str(config.getini(key)) for _f, _e, key, _d in CHAIN.values() if key and config.getini(key)}
-    try:
-        settings = resolve_settings(options, os.environ, ini)
-    except SettingsError as exc:
-        raise pytest.UsageError(str(exc)) from None
-    label = "the built-in reference mock" if settings.uses_mock else settings.target.value
-    from runcancel.scrub import Scrubber
+    config.stash[EARLY] = _Early(started=datetime.now(UTC))
+    config.pluginmanager.register(_Interruptions(config), "runcancel-interruptions")
+    if _given_options(config):
+        _settings(config)  # a bad value given on the command line is refused at once
 
+
+def _given_options(config: pytest.Config) -> dict[str, Any]:
+    from runcancel.settings import SETTINGS
+
+    given = {spec.name: config.getoption(f"runcancel_{spec.name}") for spec in SETTINGS}
+    recording = config.getoption("record_mode", None)  # pytest-recording's, when it is installed
+    if given["record_mode"] is None and recording is not None:
+        given["record_mode"] = recording
+    return {name: value for name, value in given.items() if value is not None}
+
+
+def _labels(config: pytest.Config) -> dict[str, str]:
+    """The flag each given option was typed as (an alias or the --runcancel- name), for messages."""
+    from runcancel.settings import SETTINGS
+
+    typed = {arg.split("=", 1)[0] for arg in config.invocation_params.args if arg.startswith("--")}
+    labels = {}
+    for spec in SETTINGS:
+        for name in (spec.flag, "--record-mode") if spec.name == "record_mode" else (spec.flag,):
+            if name in typed and (spec.alias or name == "--record-mode"):
+                labels[spec.name] = name
+    return labels
+
+
+def _usage(message: str, code: int = 2, config: pytest.Config | None = None) -> NoReturn:
+    """Stop the run with one paragraph: 2 for a bad setting or folder, 4 for an unreachable target.
+
+    Once the terminal is set up (collection), the paragraph is written there in full and pytest's
+    own stop line only points at it.
+    """
+    reporter = config.pluginmanager.get_plugin("terminalreporter") if config is not None else None
+    if reporter is None:
+        pytest.exit(message, returncode=code)
+    reporter.write_line(message, red=True)
+    pytest.exit("runcancel: the run cannot go on (see above)", returncode=code)
+
+
+def _settings(config: pytest.Config) -> Settings:
+    from runcancel.settings import SettingsError, resolve_settings
+
+    ini = {}
+    for spec_ini in _ini_keys():
+        value = config.getini(spec_ini)
+        if value:
+            ini[spec_ini] = str(value)
+    try:
+        return resolve_settings(
+            _given_options(config), os.environ, ini, style="pytest", labels=_labels(config)
+        )
+    except SettingsError as exc:
+        _usage(str(exc), config=config)
+
+
+def _ini_keys() -> list[str]:
+    from runcancel.settings import SETTINGS
+
+    return [spec.ini for spec in SETTINGS if spec.ini]
+
+
+def _suites(config: pytest.Config) -> Suites:
+    """The suites' state, set up the first time a suite needs it."""
+    early = config.stash[EARLY]
+    if early.suites is not None:
+        return early.suites
+    from runcancel.scrub import Scrubber
+    from runcancel.session import SessionRecord
+
+    settings = _settings(config)
+    label = "the built-in reference mock" if settings.uses_mock else settings.target.value
     scrubber = Scrubber(
         _api_key(settings),
         organization=os.environ.get("OPENAI_ORG_ID"),
         project=os.environ.get("OPENAI_PROJECT_ID"),
     )
-    config.stash[SESSION] = SessionRecord(settings, target_label=label, scrubber=scrubber)
+    suites = Suites(SessionRecord(settings, target_label=label, scrubber=scrubber))
     if settings.replays or settings.records:
         from runcancel.recording import Recorder
 
-        config.stash[RECORDER] = Recorder.from_environment(
+        suites.recorder = Recorder.from_environment(
             _cassette_dir(config, settings),
             settings.record_mode.value or "none",
             _api_key(settings),
             os.environ,
         )
-        config.add_cleanup(config.stash[RECORDER].scrub_logs())
+        config.add_cleanup(suites.recorder.scrub_logs())
+    early.suites = suites
+    return suites
 
 
-def _prepare_finish(config: pytest.Config, settings: Settings) -> Finish:
-    """Check, before anything runs, that the reports can be written and the baseline read: a run
-    must not end with its results lost to a folder that was never usable."""
-    from runcancel.reports import ReportError, check_writable
+def _prepare(config: pytest.Config, suites: Suites) -> None:
+    from runcancel.certify import CertifyError, prepare
 
-    folder = Path(settings.reports_dir.value)
-    folder = folder if folder.is_absolute() else config.rootpath / folder
-    try:
-        check_writable(folder)
-    except ReportError as exc:
-        raise pytest.UsageError(str(exc)) from None
-    baseline: list[Any] = []
-    notes: list[str] = []
-    if settings.drift_baseline.value:
-        from runcancel.drift import BaselineError, load_baseline
-
-        where = Path(settings.drift_baseline.value)
+    if suites.finish is None:
         try:
-            baseline, notes = load_baseline(
-                where if where.is_absolute() else config.invocation_params.dir / where
-            )
-        except BaselineError as exc:
-            raise pytest.UsageError(str(exc)) from None
-    return Finish(folder, settings.drift_baseline.value, baseline, notes)
-
-
-@dataclass
-class Finish:
-    """What the end of the session needs: where reports go, and the baseline's answers, if any."""
-
-    reports_dir: Path
-    baseline_label: str | None
-    baseline: list[Any]
-    notes: list[str]
-    report: Any = None
-    written: list[Path] | None = None
-    error: str | None = None
-
-
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Weigh everything seen (clauses, drift, whole-target verdicts) under --fail-on, write the
-    reports, and set the exit code the policy decides."""
-    config = session.config
-    record, finish = config.stash.get(SESSION, None), config.stash.get(FINISH, None)
-    if record is None or finish is None or not (record.verdicts or record.seen):
-        return
-    from runcancel.drift import Answer, compare, target_verdicts
-    from runcancel.reports import ReportError, build_report, write_reports
-
-    _check_runs_seen(record)
-    answers = [Answer.of_seen(seen) for seen in record.seen]
-    drift = compare(finish.baseline, answers) if finish.baseline_label else []
-    probe = config.stash.get(PROBE, None)
-    notes = [*finish.notes, *(probe.summary_lines() if probe is not None else [])]
-    if record.unseen:
-        notes.append(f"{record.unseen} answers beyond the first {len(record.seen)} were not kept for drift")
-    report = build_report(
-        record,
-        fail_on=record.settings.fail_on.value,
-        target_verdicts=target_verdicts(answers),
-        drift=[record.clean_finding(f) for f in drift],
-        baseline=finish.baseline_label,
-        notes=notes,
-    )
-    finish.report = report
-    try:
-        finish.written = write_reports(report, finish.reports_dir)
-    except ReportError as exc:
-        finish.error = str(exc)
-    session.exitstatus = _policy_exit(int(session.exitstatus), report, record.settings.fail_on.value, finish)
-
-
-ARRANGING = "(runs created and read while arranging)"
-
-
-def _check_runs_seen(record: SessionRecord) -> None:
-    """Every Run the target answered outside a cancel (created, read back) is checked too: its schema
-    and the rules of any run. What breaks is recorded under its clause; it fails the run by policy."""
-    from runcancel.checks import run_object_findings
-    from runcancel.findings import Evidence
-
-    found: dict[str, list[Finding]] = {}
-    for seen in record.seen:
-        body = seen.body
-        if not (200 <= seen.status < 300 and isinstance(body, dict) and body.get("object") == "thread.run"):
-            continue
-        if seen.url.rstrip("/").endswith("/cancel"):
-            continue  # cancel answers are the suites' own business
-        for f in run_object_findings(body, Evidence(seen.method, seen.url, seen.status)):
-            found.setdefault(f.clause, []).append(f)
-    for clause, findings in found.items():
-        record.record(clause, findings, ARRANGING)
-
-
-def _policy_exit(status: int, report: Any, fail_on: str, finish: Finish) -> int:
-    """--fail-on decides: `never` turns failed tests into exit 0; otherwise what the report weighs
-    as failing (additive findings under `additive`, drift, a whole-target verdict) fails the run."""
-    if finish.error is not None:
-        return int(pytest.ExitCode.INTERNAL_ERROR)
-    if status not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.NO_TESTS_COLLECTED):
-        return status
-    if fail_on == "never":
-        return int(pytest.ExitCode.OK)
-    return int(pytest.ExitCode.TESTS_FAILED) if report.fail else status
+            suites.finish = prepare(suites.settings, config.rootpath, config.invocation_params.dir)
+        except CertifyError as exc:
+            _usage(str(exc), config=config)
 
 
 def _cassette_dir(config: pytest.Config, settings: Settings) -> Path:
     """A folder given on the command line or in the environment is relative to where pytest was started;
     the configured or default one to the rootdir."""
+    from pathlib import Path
+
     given = Path(settings.cassette_dir.value).expanduser()
     if settings.cassette_dir.source == "default" or settings.cassette_dir.source.startswith("config"):
         return config.rootpath / given
     return config.invocation_params.dir / given
 
 
+def _uses_suites(item: pytest.Item) -> bool:
+    return bool(SUITE_FIXTURES.intersection(getattr(item, "fixturenames", ())))
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    if items:
+        early = items[0].config.stash.get(EARLY, None)
+        if early is not None:
+            early.deselected += sum(1 for item in items if _uses_suites(item))
+
+
+def _item_clauses(item: pytest.Item) -> set[str]:
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    found = {m.args[0] for m in item.iter_markers("clause") if m.args}
+    if isinstance(params.get("clause"), str):
+        found.add(params["clause"])
+    case = getattr(params.get("case"), "id", None)
+    if isinstance(case, str):
+        found.add(case)
+    return found
+
+
+def _selection(config: pytest.Config, items: list[pytest.Item]) -> Selection:
+    from runcancel.certify import Selection
+
+    early = config.stash[EARLY]
+    reasons = []
+    if early.deselected:
+        how = [f"-k {config.option.keyword!r}"] if config.option.keyword else []
+        how += [f"-m {config.option.markexpr!r}"] if config.option.markexpr else []
+        how += ["--lf"] if getattr(config.option, "lf", False) else []
+        reasons.append(f"{early.deselected} tests deselected" + (f" ({', '.join(how)})" if how else ""))
+    named = [arg for arg in config.args if "::" in arg]
+    if named:
+        reasons.append(f"tests named: {', '.join(named[:3])}" + (" ..." if len(named) > 3 else ""))
+    clauses = {clause for item in items for clause in _item_clauses(item)}
+    return Selection.of(clauses, reasons)
+
+
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> None:
-    """Fail fast, in one line, when the suites are aimed at a target that cannot be used, or their
-    results could not be written. Only runs that use the suites' fixtures are concerned: pytest runs
-    of other projects in the same environment get no reports folder and no network traffic."""
-    settings = config.stash[SESSION].settings
-    used = {name for item in items for name in getattr(item, "fixturenames", ())}
-    if used & (TALKING_FIXTURES | {"verdict"}) and not config.option.collectonly:
-        config.stash[FINISH] = _prepare_finish(config, settings)
-    wanted = bool(TARGET_FIXTURES & used)
-    if wanted and settings.replays and not config.option.collectonly:
+    """Once the selection is known: if a test uses the suites, read the settings, check the reports
+    folder, the cassettes and the target, in one line each. Otherwise do nothing at all."""
+    used = [item for item in items if _uses_suites(item)]
+    if not used or config.option.collectonly:
+        return
+    suites = _suites(config)
+    suites.selection = _selection(config, used)
+    _prepare(config, suites)
+    settings = suites.settings
+    wanted = any(TARGET_FIXTURES.intersection(getattr(item, "fixturenames", ())) for item in used)
+    if wanted and suites.recorder is not None and settings.replays:
         from runcancel.cassettes import CassetteError
 
         try:
-            config.stash[RECORDER].check_ready()
+            suites.recorder.check_ready()
         except CassetteError as exc:
-            raise pytest.UsageError(f"runcancel: --target replay: {exc}") from None
-    if not wanted or settings.uses_mock or settings.replays or config.option.collectonly:
+            _usage(f"runcancel: --target replay: {exc}", config=config)
+    if not wanted or settings.uses_mock or settings.replays:
         return
+    from runcancel.targets import TargetError
+
     try:
-        with _target(settings).client() as client:
+        with _target(settings, config=config).client() as client:
             client.check_reachable()
     except TargetError as exc:
-        raise pytest.UsageError(str(exc)) from None
+        suites.unreachable = True
+        _usage(str(exc), code=4, config=config)
 
 
-def _target(settings: Settings, base_url: str | None = None, label: str = "") -> Target:
+def pytest_report_collectionfinish(config: pytest.Config) -> list[str] | None:
+    """The suites' header: the target, where the key came from, the probe's seed and budget."""
+    suites = config.stash[EARLY].suites
+    if suites is None:
+        return None
+    s = suites.settings
+    key = f"from {s.api_key.source}" if s.api_key.value else "the built-in mock's"
+    where = "the built-in reference mock" if s.uses_mock else s.target.value
+    probe = (
+        f"runcancel probe: seed {s.probe_seed.value} (from {s.probe_seed.source}), "
+        f"{s.probe_examples.value} examples (from {s.probe_examples.source})"
+    )
+    recorder = suites.recorder
+    if recorder is not None and recorder.replaying:
+        return [
+            f"runcancel: replaying {recorder.cassette_dir}, network blocked (from {s.target.source})",
+            probe,
+        ]
+    recording = f"; recording into {recorder.cassette_dir} (record mode {recorder.mode})" if recorder else ""
+    return [f"runcancel: target {where} (from {s.target.source}), API key {key}{recording}", probe]
+
+
+def _target(
+    settings: Settings, base_url: str | None = None, label: str = "", config: pytest.Config | None = None
+) -> Target:
+    from runcancel.targets import Target, TargetError
+
     try:
         return Target(
             base_url or settings.target.value,
@@ -302,10 +335,12 @@ def _target(settings: Settings, base_url: str | None = None, label: str = "") ->
             label=label,
         )
     except TargetError as exc:
-        raise pytest.UsageError(str(exc)) from None
+        _usage(str(exc), config=config)
 
 
 def _api_key(settings: Settings) -> str:
+    from runcancel.settings import DEFAULT_API_KEY
+
     return settings.api_key.value or DEFAULT_API_KEY
 
 
@@ -318,26 +353,32 @@ def pytest_runtest_makereport(
     So does a request no cassette answers, an unusable cassette, or a connection tried during replay.
     """
     report = yield
+    suites = item.config.stash[EARLY].suites
+    if suites is None:
+        return report
+    from runcancel.targets import TargetError
+
     if call.excinfo is not None and call.excinfo.errisinstance(TargetError):
         report.longrepr = str(call.excinfo.value)
         # A target that is gone or too slow would make every later test wait out the same time-out.
         item.session.shouldfail = (
             "runcancel: the target failed to answer; the clauses not reached are not verified"
         )
-    elif call.excinfo is not None and RECORDER in item.config.stash:
-        explained = item.config.stash[RECORDER].explain(call.excinfo.value, item.nodeid)
+    elif call.excinfo is not None and suites.recorder is not None:
+        explained = suites.recorder.explain(call.excinfo.value, item.nodeid)
         if explained is not None:
             report.longrepr = explained
-    _record_unjudged(item, report)
+    _record_unjudged(item, report, suites.record)
     return report
 
 
-def _record_unjudged(item: pytest.Item, report: TestReport) -> None:
+def _record_unjudged(item: pytest.Item, report: TestReport, record: SessionRecord) -> None:
     """A clause test that ended before its verdict (a run it could not arrange, a target error) is
     recorded as not verified, with the reason, so reports never show it as merely unchecked."""
+    from runcancel.findings import NotVerified
+
     clause = getattr(item, "callspec", None) and item.callspec.params.get("clause")  # type: ignore[attr-defined]
-    record = item.config.stash.get(SESSION, None)
-    if not isinstance(clause, str) or record is None or not (report.skipped or report.failed):
+    if not isinstance(clause, str) or not (report.skipped or report.failed):
         return
     if report.when == "teardown" or any(v.nodeid == item.nodeid for v in record.verdicts):
         return
@@ -348,38 +389,130 @@ def _record_unjudged(item: pytest.Item, report: TestReport) -> None:
     record.record(clause, NotVerified(clause, reason), item.nodeid)
 
 
-def pytest_report_header(config: pytest.Config) -> list[str] | None:
-    record = config.stash.get(SESSION, None)
-    if record is None:
-        return None
-    s = record.settings
-    key = f"from {s.api_key.source}" if s.api_key.value else "the built-in mock's"
-    where = "the built-in reference mock" if s.uses_mock else s.target.value
-    recorder = config.stash.get(RECORDER, None)
-    probe = (
-        f"runcancel probe: seed {s.probe_seed.value} (from {s.probe_seed.source}), "
-        f"{s.probe_examples.value} examples (from {s.probe_examples.source})"
+class _Interruptions:
+    """Ctrl-C, or pytest-xdist stopping the workers (-x, a worker's stop): the run is interrupted.
+
+    A plugin object of its own, because pytest_keyboard_interrupt is told no config.
+    """
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        from runcancel.certify import ExitCode
+
+        suites = self.config.stash[EARLY].suites
+        if suites is None:
+            return
+        value = excinfo.value
+        message = str(getattr(value, "msg", "") or value)
+        if isinstance(value, pytest.exit.Exception):
+            suites.unreachable = suites.unreachable or value.returncode == ExitCode.UNREACHABLE
+            suites.interrupted = suites.interrupted or (message.splitlines() or ["stopped"])[0]
+            return
+        plain = type(value) is KeyboardInterrupt or "keyboard-interrupt" in message
+        suites.ctrl_c = suites.ctrl_c or plain
+        suites.interrupted = suites.interrupted or ("Ctrl-C" if plain else message)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """pytest-xdist's controller: a worker finished; merge its outcome into the session's."""
+    payload = getattr(node, "workeroutput", {}).get("runcancel")
+    if not payload:
+        return
+    from runcancel.certify import merge_worker
+
+    suites = _suites(node.config)
+    outcome = merge_worker(suites.record, payload)
+    suites.workers += 1
+    suites.unreachable = suites.unreachable or outcome.unreachable
+    if suites.probe is None or (outcome.probe is not None and outcome.probe.sent > suites.probe.sent):
+        suites.probe = outcome.probe if outcome.probe is not None else suites.probe
+    if suites.selection is None:
+        suites.selection = outcome.selection
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Hand a worker's outcome to the controller; else weigh it all, write the reports and set the
+    exit code (see `runcancel.certify.ExitCode`)."""
+    config = session.config
+    suites = config.stash[EARLY].suites if EARLY in config.stash else None
+    if suites is None:
+        return
+    from runcancel import certify
+
+    if hasattr(config, "workeroutput"):  # a pytest-xdist worker: the controller writes
+        outcome = certify.WorkerOutcome(
+            probe=suites.probe, selection=suites.selection, unreachable=suites.unreachable
+        )
+        config.workeroutput["runcancel"] = certify.worker_payload(suites.record, outcome)
+        return
+    if not (suites.record.verdicts or suites.record.seen):
+        return
+    if suites.finish is None:
+        try:
+            suites.finish = certify.prepare(suites.settings, config.rootpath, config.invocation_params.dir)
+        except certify.CertifyError as exc:
+            session.exitstatus = certify.ExitCode.USAGE
+            _write_error(config, str(exc))
+            return
+    interrupted = suites.interrupted or _stopped(session)
+    run = certify.run_info(
+        suites.settings,
+        started=config.stash[EARLY].started,
+        command=_command(config, suites.settings),
+        selection=suites.selection or certify.Selection(),
+        interrupted=interrupted,
+        workers=suites.workers,
     )
-    if recorder is not None and recorder.replaying:
-        return [
-            f"runcancel: replaying {recorder.cassette_dir}, network blocked (from {s.target.source})",
-            probe,
-        ]
-    recording = (
-        f"; recording into {recorder.cassette_dir} (--record-mode {recorder.mode})" if recorder else ""
+    probe_lines = suites.probe.summary_lines() if suites.probe is not None else []
+    report = certify.conclude(suites.record, suites.finish, run, probe_lines)
+    code = certify.exit_code(
+        report,
+        suites.finish,
+        interrupted=interrupted,
+        unreachable=suites.unreachable,
+        ctrl_c=suites.ctrl_c,
+        tests_failed=int(exitstatus) == pytest.ExitCode.TESTS_FAILED,
     )
-    return [f"runcancel: target {where} (from {s.target.source}), API key {key}{recording}", probe]
+    session.exitstatus = int(code)
+
+
+def _stopped(session: pytest.Session) -> str | None:
+    for reason in (session.shouldfail, session.shouldstop):
+        if isinstance(reason, str) and reason:
+            return reason
+    return None
+
+
+def _command(config: pytest.Config, settings: Settings) -> str:
+    from runcancel.certify import reproduce_command, strip_options
+
+    cli = config.pluginmanager.get_plugin(CLI_PLUGIN)
+    if cli is not None:
+        return reproduce_command(settings, cli=list(getattr(cli, "passthrough", [])))
+    return reproduce_command(settings, pytest_args=strip_options(config.invocation_params.args))
+
+
+def _write_error(config: pytest.Config, message: str) -> None:
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(message, red=True)
 
 
 def pytest_terminal_summary(
     terminalreporter: TerminalReporter, exitstatus: int, config: pytest.Config
 ) -> None:
-    record, finish = config.stash.get(SESSION, None), config.stash.get(FINISH, None)
-    if record is None or finish is None or finish.report is None:
+    suites = config.stash[EARLY].suites
+    finish = suites.finish if suites is not None else None
+    if suites is None or finish is None or finish.report is None:
         return
+    from collections import Counter
+
     from runcancel.reports import format_clause_table
 
-    report = finish.report
+    report, record = finish.report, suites.record
     terminalreporter.section("runcancel")
     counts = record.counts()
     terminalreporter.write_line(
@@ -398,10 +531,13 @@ def pytest_terminal_summary(
         )
     for line in report.notes:
         terminalreporter.write_line(line)
+    if report.run is not None:
+        terminalreporter.write_line(f"reproduce: {report.run.command}")
     if finish.error is not None:
         terminalreporter.write_line(finish.error, red=True)
     elif finish.written:
-        terminalreporter.write_line(f"reports: {', '.join(str(p) for p in finish.written)}")
+        kept = f" (the complete report in {finish.kept} is kept)" if finish.kept else ""
+        terminalreporter.write_line(f"reports{kept}: {', '.join(str(p) for p in finish.written)}")
 
 
 # -- fixtures ----------------------------------------------------------------------------------------
@@ -411,9 +547,8 @@ def pytest_terminal_summary(
 def runcancel_target(pytestconfig: pytest.Config) -> Iterator[Target]:
     """The target of this session: the built-in mock (started here, on a free port), a URL, or the
     cassettes (replay: no server, and the network blocked for the whole session)."""
-    record = pytestconfig.stash[SESSION]
-    settings = record.settings
-    recorder = pytestconfig.stash.get(RECORDER, None)
+    suites = _suites(pytestconfig)
+    record, settings, recorder = suites.record, suites.settings, suites.recorder
     if recorder is not None and recorder.replaying:
         from runcancel.recording import REPLAY_BASE_URL, block_network
 
@@ -450,7 +585,7 @@ def runcancel_target(pytestconfig: pytest.Config) -> Iterator[Target]:
 @pytest.fixture(scope="session")
 def runcancel_client(runcancel_target: Target, pytestconfig: pytest.Config) -> Iterator[TargetClient]:
     """An httpx client on the target, sending the API key and `OpenAI-Beta: assistants=v2`."""
-    with runcancel_target.client(observers=[pytestconfig.stash[SESSION].observe]) as client:
+    with runcancel_target.client(observers=[_suites(pytestconfig).record.observe]) as client:
         yield client
 
 
@@ -458,53 +593,17 @@ def runcancel_client(runcancel_target: Target, pytestconfig: pytest.Config) -> I
 def _runcancel_session_arranger(
     runcancel_client: TargetClient, pytestconfig: pytest.Config
 ) -> Iterator[Arranger]:
-    recorder = pytestconfig.stash.get(RECORDER, None)
+    from runcancel.arrange import Arranger
+
+    suites = _suites(pytestconfig)
+    replaying = suites.recorder is not None and suites.recorder.replaying
     arranger = Arranger(
         runcancel_client,
-        wait=pytestconfig.stash[SESSION].settings.arrange_timeout.value,
-        poll_pause=0.0 if recorder is not None and recorder.replaying else Arranger.poll_pause,
+        wait=suites.settings.arrange_timeout.value,
+        poll_pause=0.0 if replaying else Arranger.poll_pause,
     )
     yield arranger
     arranger.cleanup()
-
-
-@dataclass
-class SuiteArranger(Arranger):
-    """An Arranger whose failures speak pytest: not reachable -> skip (not verified), refused -> fail.
-
-    Its messages quote the target's answers, which may echo a key: `clean` scrubs them first.
-    """
-
-    clean: Callable[[str], str] = str
-    record: SessionRecord | None = None
-
-    def run(self, status: str, thread_id: str | None = None) -> ArrangedRun:
-        try:
-            return super().run(status, thread_id)
-        except NotArranged as exc:
-            pytest.skip(self.clean(f"not verified: could not arrange a {status} run: {exc}"))
-        except ArrangeError as exc:
-            self.refused(exc)
-
-    def thread(self) -> str:
-        try:
-            return super().thread()
-        except ArrangeError as exc:
-            self.refused(exc)
-
-    def refused(self, exc: ArrangeError) -> NoReturn:
-        """A target whose every answer says it is retired skips (one verdict on top), else fails."""
-        retired = self.record is not None and _retired(self.record)
-        if retired:
-            pytest.skip("not verified: endpoint retired or not implemented (see the runcancel summary)")
-        pytest.fail(self.clean(f"runcancel: {exc}"), pytrace=False)
-
-
-def _retired(record: SessionRecord) -> bool:
-    from runcancel.drift import Answer, target_verdicts
-
-    verdicts = target_verdicts([Answer.of_seen(seen) for seen in record.seen])
-    return any(v.kind == "endpoint-retired" for v in verdicts)
 
 
 @pytest.fixture(scope="session")
@@ -516,10 +615,13 @@ def runcancel_arrangers(
     With cassettes each arranger creates (and deletes) its own assistant, so that every cassette
     holds all it needs and each test replays on its own.
     """
-    shared = _runcancel_session_arranger
-    own_assistant = RECORDER in pytestconfig.stash
+    from runcancel.arrange import ArrangeError
+    from runcancel.suite import SuiteArranger
 
-    record = pytestconfig.stash[SESSION]
+    shared = _runcancel_session_arranger
+    suites = _suites(pytestconfig)
+    own_assistant = suites.recorder is not None
+    record = suites.record
 
     def make() -> SuiteArranger:
         arranger = SuiteArranger(
@@ -544,8 +646,9 @@ def runcancel_arrangers(
 # assistant while cassettes are in use, so nothing depends on a session-wide request.
 @pytest.fixture(autouse=True)
 def _runcancel_cassette(request: pytest.FixtureRequest) -> Iterator[None]:
-    recorder = request.config.stash.get(RECORDER, None)
-    if recorder is None or not TALKING_FIXTURES & set(request.fixturenames):
+    suites = request.config.stash[EARLY].suites
+    recorder = suites.recorder if suites is not None else None
+    if recorder is None or not TALKING_FIXTURES.intersection(request.fixturenames):
         yield
         return
     test = request.node.nodeid.split("::", 1)[-1]
@@ -558,10 +661,15 @@ def pytest_fixture_setup(
     fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
 ) -> Generator[None, Any, Any]:
     """A module- or session-scoped fixture that talks to the target records into its own cassette."""
-    recorder = request.config.stash.get(RECORDER, None)
-    talks = TALKING_FIXTURES & set(fixturedef.argnames)
-    ours = getattr(fixturedef.func, "__module__", None) == __name__
-    if recorder is None or fixturedef.scope == "function" or not talks or ours:
+    suites = request.config.stash[EARLY].suites if EARLY in request.config.stash else None
+    recorder = suites.recorder if suites is not None else None
+    if (
+        recorder is None
+        or fixturedef.scope == "function"
+        or not TALKING_FIXTURES.intersection(fixturedef.argnames)
+    ):
+        return (yield)
+    if getattr(fixturedef.func, "__module__", None) == __name__:
         return (yield)
     node_path = getattr(request.node, "path", None)
     suite = node_path.stem if node_path is not None and node_path.is_file() else "session"
@@ -574,13 +682,13 @@ def runcancel_probe(pytestconfig: pytest.Config) -> ProbeRecord:
     """The probe suite's settings (seed, budget) and what it sent, for the terminal summary."""
     from runcancel.probe import ProbeRecord, ProbeSettings
 
-    settings = pytestconfig.stash[SESSION].settings
-    record = ProbeRecord(
+    suites = _suites(pytestconfig)
+    settings = suites.settings
+    suites.probe = ProbeRecord(
         ProbeSettings(seed=settings.probe_seed.value, examples=settings.probe_examples.value),
-        recorder=pytestconfig.stash.get(RECORDER, None),
+        recorder=suites.recorder,
     )
-    pytestconfig.stash[PROBE] = record
-    return record
+    return suites.probe
 
 
 @pytest.fixture
@@ -596,10 +704,12 @@ def arrange(
 @pytest.fixture
 def verdict(request: pytest.FixtureRequest) -> Callable[[str, Outcome], None]:
     """Record a clause's outcome and turn it into the test's result: pass, fail or skip (not verified)."""
-    record = request.config.stash[SESSION]
+    record = _suites(request.config).record
 
     def judge(clause: str, outcome: Outcome | list[Finding]) -> None:
         __tracebackhide__ = True
+        from runcancel.findings import Severity
+
         result = record.record(clause, outcome, request.node.nodeid)
         if result.not_verified is not None:
             pytest.skip(f"not verified: {result.not_verified}")

@@ -353,8 +353,8 @@ class Recorder:
             raise CassetteError(
                 self.cassette_dir,
                 f"no such folder (looked for {self.cassette_dir.resolve()})",
-                hint="Record them from a server: pytest contracts --target mock --record-mode once "
-                "(or give the folder with --cassette-dir).",
+                hint="Record them from a server: pytest --pyargs runcancel.contracts --target mock "
+                "--record-mode once (or give the folder with --cassette-dir).",
             )
 
     def path(self, suite: str, name: str) -> Path:
@@ -390,7 +390,18 @@ class Recorder:
         return None
 
     def record_command(self, nodeid: str) -> str:
-        return f"pytest {shlex.quote(nodeid)} --target mock --record-mode rewrite (or --target <URL>)"
+        """The command that records this test's cassette again: it works for a pip user (the suites
+        by package name, the test by name) and names the target the cassettes came from."""
+        test = nodeid.split("::", 1)[-1]
+        where = nodeid.split("::", 1)[0].replace("\\", "/")
+        suites = "--pyargs runcancel.contracts" if "runcancel/contracts/" in where else shlex.quote(where)
+        live = bool(self.target_url) and "runcancel.mock" not in self.recorded_from
+        target = self.target_url if live else "mock"
+        hint = "" if live else " (or --target <URL>)"
+        return (
+            f"pytest {suites} -k {shlex.quote(test)} --target {target} --record-mode rewrite "
+            f"--cassette-dir {shlex.quote(str(self.cassette_dir))}{hint}"
+        )
 
     def _miss(self, error: Any, nodeid: str) -> str:
         cassette = error.cassette

@@ -45,7 +45,13 @@ REQUEST_ID = re.compile(r"^req_[0-9a-f]{32}$")
 
 
 def decode(exchange: Exchange, clause: str = "answer.json") -> tuple[Any, list[Finding]]:
-    """The answer's JSON, or a finding that shows the content type and the first bytes."""
+    """The answer's JSON, or a finding that shows the content type and the first bytes.
+
+    An answer the transport cut off (beyond `--max-answer-bytes` or the request's time-out) is not
+    judged by its first bytes: the transport's own finding stands, under the clause asked about.
+    """
+    if not exchange.complete:
+        return None, [f.under(clause) for f in exchange.findings]
     kind = exchange.content_type.split(";")[0].strip().lower()
     try:
         data = exchange.json()

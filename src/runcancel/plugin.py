@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Generator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -59,6 +59,7 @@ class Suites:
     ctrl_c: bool = False
     unreachable: bool = False
     workers: int = 0
+    transport_lines: list[str] = field(default_factory=list)
 
     @property
     def settings(self) -> Settings:
@@ -325,17 +326,33 @@ def pytest_report_collectionfinish(config: pytest.Config) -> list[str] | None:
 def _target(
     settings: Settings, base_url: str | None = None, label: str = "", config: pytest.Config | None = None
 ) -> Target:
-    from runcancel.targets import Target, TargetError
+    from runcancel.targets import Target, TargetError, account_headers
 
     try:
-        return Target(
+        return Target.from_spec(
             base_url or settings.target.value,
             api_key=_api_key(settings),
             timeout=settings.request_timeout.value,
             label=label,
+            profile=settings.profile.value,
+            # --header on top of the SDK's account headers (OPENAI_ORG_ID, OPENAI_PROJECT_ID): a name
+            # given with --header wins.
+            headers={**account_headers(os.environ), **dict(settings.header.value)},
+            max_answer_bytes=settings.max_answer_bytes.value,
+            rate_limit=settings.rate_limit.value,
+            verify=False if settings.insecure.value else (settings.ca_bundle.value or True),
         )
     except TargetError as exc:
         _usage(str(exc), config=config)
+
+
+def _learn_secrets(suites: Suites, target: Target) -> None:
+    """Every credential of the target (key, URL user info, auth-like and account header values) is
+    scrubbed from what the session shows and writes, and from the cassettes."""
+    secrets = target.secrets()
+    for scrubber in (suites.record.scrubber, suites.recorder.scrubber if suites.recorder else None):
+        if scrubber is not None:
+            scrubber.learn_all(secrets)
 
 
 def _api_key(settings: Settings) -> str:
@@ -356,9 +373,18 @@ def pytest_runtest_makereport(
     suites = item.config.stash[EARLY].suites
     if suites is None:
         return report
-    from runcancel.targets import TargetError
+    from runcancel.targets import TargetError, TransportFault
 
-    if call.excinfo is not None and call.excinfo.errisinstance(TargetError):
+    if call.excinfo is not None and call.excinfo.errisinstance(TransportFault):
+        # The target accepted the connection, then gave no complete answer: a finding of this test,
+        # with the request; the run goes on (a target that never accepted one stops it, below).
+        fault = call.excinfo.value
+        assert isinstance(fault, TransportFault)
+        report.longrepr = str(fault)
+        clause = getattr(item, "callspec", None) and item.callspec.params.get("clause")  # type: ignore[attr-defined]
+        if isinstance(clause, str):
+            suites.record.record(clause, [fault.finding.under(clause)], item.nodeid)
+    elif call.excinfo is not None and call.excinfo.errisinstance(TargetError):
         report.longrepr = str(call.excinfo.value)
         # A target that is gone or too slow would make every later test wait out the same time-out.
         item.session.shouldfail = (
@@ -467,6 +493,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         workers=suites.workers,
     )
     probe_lines = suites.probe.summary_lines() if suites.probe is not None else []
+    probe_lines = [*suites.transport_lines, *probe_lines]
     report = certify.conclude(suites.record, suites.finish, run, probe_lines)
     code = certify.exit_code(
         report,
@@ -559,6 +586,7 @@ def runcancel_target(pytestconfig: pytest.Config) -> Iterator[Target]:
         return
     if not settings.uses_mock:
         target = _target(settings)
+        _learn_secrets(suites, target)
         record.target_label = target.label
         if recorder is not None:
             recorder.recording_from(target.base_url, target.base_url)
@@ -585,8 +613,12 @@ def runcancel_target(pytestconfig: pytest.Config) -> Iterator[Target]:
 @pytest.fixture(scope="session")
 def runcancel_client(runcancel_target: Target, pytestconfig: pytest.Config) -> Iterator[TargetClient]:
     """An httpx client on the target, sending the API key and `OpenAI-Beta: assistants=v2`."""
-    with runcancel_target.client(observers=[_suites(pytestconfig).record.observe]) as client:
+    suites = _suites(pytestconfig)
+    with runcancel_target.client(observers=[suites.record.observe]) as client:
         yield client
+        # What slowed the run down or went wrong on the way (429s waited out, resets retried, bounded
+        # answers), for the terminal and the reports.
+        suites.transport_lines = client.summary_lines()
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ import enum
 import json
 import pickle
 import shlex
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -147,7 +147,13 @@ def check_runs_seen(record: SessionRecord) -> None:
         record.record(clause, findings, ARRANGING)
 
 
-def conclude(record: SessionRecord, finish: Finish, run: RunInfo, probe_lines: Sequence[str] = ()) -> Report:
+def conclude(
+    record: SessionRecord,
+    finish: Finish,
+    run: RunInfo,
+    probe_lines: Sequence[str] = (),
+    requests: Mapping[str, Sequence[Evidence]] | None = None,
+) -> Report:
     """Weigh everything seen (clauses, drift, whole-target verdicts) under the policy, and write the
     reports. A partial or interrupted run never replaces a complete earlier report: it goes to
     `<reports>/partial/` then, and says so."""
@@ -172,6 +178,7 @@ def conclude(record: SessionRecord, finish: Finish, run: RunInfo, probe_lines: S
         started=run.started,
         finished=run.finished,
         run=run,
+        requests=requests,
     )
     finish.report = report
     folder = finish.reports_dir
@@ -339,6 +346,8 @@ class WorkerOutcome:
     probe: Any = None
     selection: Selection | None = None
     unreachable: bool = False
+    requests: dict[str, Any] = field(default_factory=dict)  # node id or module -> the requests it sent
+    transport_lines: list[str] = field(default_factory=list)
 
 
 def worker_payload(record: SessionRecord, outcome: WorkerOutcome) -> bytes:

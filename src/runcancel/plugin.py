@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from runcancel.findings import Finding
     from runcancel.probe import ProbeRecord
     from runcancel.recording import Recorder
+    from runcancel.reports.requests import RequestLog
     from runcancel.rules import Outcome
     from runcancel.session import SessionRecord
     from runcancel.settings import Settings
@@ -60,6 +61,8 @@ class Suites:
     unreachable: bool = False
     workers: int = 0
     transport_lines: list[str] = field(default_factory=list)
+    requests: RequestLog | None = None  # the requests each test (or shared fixture) sent
+    worker_requests: dict[str, Any] = field(default_factory=dict)  # the same, from pytest-xdist workers
 
     @property
     def settings(self) -> Settings:
@@ -193,7 +196,10 @@ def _suites(config: pytest.Config) -> Suites:
         organization=os.environ.get("OPENAI_ORG_ID"),
         project=os.environ.get("OPENAI_PROJECT_ID"),
     )
-    suites = Suites(SessionRecord(settings, target_label=label, scrubber=scrubber))
+    from runcancel.reports.requests import RequestLog
+
+    record = SessionRecord(settings, target_label=label, scrubber=scrubber)
+    suites = Suites(record, requests=RequestLog(clean=record.clean))
     if settings.replays or settings.records:
         from runcancel.recording import Recorder
 
@@ -455,6 +461,8 @@ def pytest_testnodedown(node: Any, error: object) -> None:
     suites.unreachable = suites.unreachable or outcome.unreachable
     if suites.probe is None or (outcome.probe is not None and outcome.probe.sent > suites.probe.sent):
         suites.probe = outcome.probe if outcome.probe is not None else suites.probe
+    suites.worker_requests.update(outcome.requests)
+    suites.transport_lines.extend(outcome.transport_lines)
     if suites.selection is None:
         suites.selection = outcome.selection
 
@@ -470,7 +478,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
     if hasattr(config, "workeroutput"):  # a pytest-xdist worker: the controller writes
         outcome = certify.WorkerOutcome(
-            probe=suites.probe, selection=suites.selection, unreachable=suites.unreachable
+            probe=suites.probe,
+            selection=suites.selection,
+            unreachable=suites.unreachable,
+            requests=suites.requests.mapping() if suites.requests else {},
+            transport_lines=suites.transport_lines,
         )
         config.workeroutput["runcancel"] = certify.worker_payload(suites.record, outcome)
         return
@@ -494,7 +506,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     )
     probe_lines = suites.probe.summary_lines() if suites.probe is not None else []
     probe_lines = [*suites.transport_lines, *probe_lines]
-    report = certify.conclude(suites.record, suites.finish, run, probe_lines)
+    requests = {**suites.worker_requests, **(suites.requests.mapping() if suites.requests else {})}
+    report = certify.conclude(suites.record, suites.finish, run, probe_lines, requests=requests)
     code = certify.exit_code(
         report,
         suites.finish,
@@ -537,7 +550,7 @@ def pytest_terminal_summary(
         return
     from collections import Counter
 
-    from runcancel.reports import format_clause_table
+    from runcancel.reports import format_clause_table, format_notes
 
     report, record = finish.report, suites.record
     terminalreporter.section("runcancel")
@@ -546,7 +559,7 @@ def pytest_terminal_summary(
         f"target {record.target_label}: {counts['passed']} clauses held, {counts['failed']} broken, "
         f"{counts['not verified']} not verified"
     )
-    for line in format_clause_table(report):
+    for line in format_clause_table(report, terminalreporter._tw.markup):
         terminalreporter.write_line(line)
     for finding in record.additive():
         terminalreporter.write_line(f"additive: [{finding.clause}] {finding.path}: {finding.observed}")
@@ -556,7 +569,7 @@ def pytest_terminal_summary(
             f"drift against {finish.baseline_label}: {by['breaking']} breaking, {by['additive']} additive, "
             f"{by['info']} info (see drift.md)"
         )
-    for line in report.notes:
+    for line in format_notes(report.notes, verbose=config.option.verbose > 0):
         terminalreporter.write_line(line)
     if report.run is not None:
         terminalreporter.write_line(f"reproduce: {report.run.command}")
@@ -614,7 +627,8 @@ def runcancel_target(pytestconfig: pytest.Config) -> Iterator[Target]:
 def runcancel_client(runcancel_target: Target, pytestconfig: pytest.Config) -> Iterator[TargetClient]:
     """An httpx client on the target, sending the API key and `OpenAI-Beta: assistants=v2`."""
     suites = _suites(pytestconfig)
-    with runcancel_target.client(observers=[suites.record.observe]) as client:
+    observers = [suites.record.observe, *([suites.requests.observe] if suites.requests else [])]
+    with runcancel_target.client(observers=observers) as client:
         yield client
         # What slowed the run down or went wrong on the way (429s waited out, resets retried, bounded
         # answers), for the terminal and the reports.
@@ -689,11 +703,36 @@ def _runcancel_cassette(request: pytest.FixtureRequest) -> Iterator[None]:
 
 
 @pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, Any, Any]:
+    """The requests a test sends are filed under its node id: the evidence of the clauses it judges."""
+    suites = item.config.stash[EARLY].suites if EARLY in item.config.stash else None
+    log = suites.requests if suites is not None else None
+    if log is None:
+        return (yield)
+    with log.running(item.nodeid):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
 def pytest_fixture_setup(
     fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
 ) -> Generator[None, Any, Any]:
-    """A module- or session-scoped fixture that talks to the target records into its own cassette."""
+    """A module- or session-scoped fixture that talks to the target records into its own cassette,
+    and the requests a module's shared fixture sends are filed under that module (the evidence of
+    every clause its tests judge from them)."""
     suites = request.config.stash[EARLY].suites if EARLY in request.config.stash else None
+    talks = bool(TALKING_FIXTURES.intersection(fixturedef.argnames))
+    ours = getattr(fixturedef.func, "__module__", None) == __name__
+    log = suites.requests if suites is not None else None
+    if log is not None and fixturedef.scope == "module" and talks and not ours:
+        with log.running(request.node.nodeid.split("::", 1)[0]):
+            return (yield from _fixture_in_cassette(fixturedef, request, suites))
+    return (yield from _fixture_in_cassette(fixturedef, request, suites))
+
+
+def _fixture_in_cassette(
+    fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest, suites: Suites | None
+) -> Generator[None, Any, Any]:
     recorder = suites.recorder if suites is not None else None
     if (
         recorder is None

@@ -339,7 +339,7 @@ def _target(
             base_url or settings.target.value,
             api_key=_api_key(settings),
             timeout=settings.request_timeout.value,
-            label=label,
+            **({"label": label} if label else {}),
             profile=settings.profile.value,
             # --header on top of the SDK's account headers (OPENAI_ORG_ID, OPENAI_PROJECT_ID): a name
             # given with --header wins.

@@ -365,3 +365,37 @@ def test_an_empty_folder_is_a_usage_error(tmp_path: Path, capsys: pytest.Capture
     (tmp_path / "notes.txt").write_text("x")
     assert main(["cassettes", "check", str(tmp_path)]) == 2
     assert "*.yaml, *.yml, *.json, *.har" in capsys.readouterr().err
+
+
+def test_runs_that_differ_only_in_ids_and_timestamps_are_judged_alike_and_exactly(tmp_path: Path) -> None:
+    """A shared judgement never hides a value: a finding naming a timestamp shows each Run's own value."""
+    early = era_run("2025-03", "in_progress", started_at=era_run("2025-03")["created_at"] - 7)
+    shifted = {
+        **era_run("2025-03", "in_progress", id="run_bbbbbbbbbbbbbbbbbbbbbbbb"),
+        **{k: early[k] + 100 for k in ("created_at", "started_at", "expires_at")},
+    }
+    miscounted = dict(MISCOUNTED, id="run_cccccccccccccccccccccccc", created_at=MISCOUNTED["created_at"] + 50)
+    miscounted["started_at"] = MISCOUNTED["started_at"] + 50
+    miscounted["completed_at"] = MISCOUNTED["completed_at"] + 50
+    path = write_vcrpy_yaml(
+        tmp_path / "c.yaml",
+        [exchange("GET", RETRIEVE, 200, run) for run in (early, shifted, MISCOUNTED, miscounted)],
+    )
+    [file] = check(path).files
+    order = [(j.finding.path, j.finding.observed) for j in file.findings if j.finding.clause == "time.order"]
+    assert order == [("$.started_at", str(early["started_at"])), ("$.started_at", str(shifted["started_at"]))]
+    totals = [j for j in file.findings if j.finding.clause == "usage.totals"]
+    assert [j.line for j in totals] == sorted({j.line for j in totals})
+    assert len(totals) == 2
+
+
+def test_many_files_give_the_same_report_over_worker_processes(tmp_path: Path) -> None:
+    """Judging files in worker processes gives the same report, in the same order, as one process."""
+    for i in range(6):
+        write_vcrpy_yaml(tmp_path / f"{i}.yaml", run_traffic("2024-06" if i % 2 else "2025-03"))
+    (tmp_path / "broken.yaml").write_text("interactions:\n- request: [1\n")
+    paths = find_recordings(tmp_path)
+    serial = as_json(check_recordings(paths, tmp_path, workers=1))
+    parallel = as_json(check_recordings(paths, tmp_path, workers=2))
+    assert parallel == serial
+    assert serial["summary"]["broken"] == 1

@@ -98,11 +98,15 @@ class CheckReport:
         return bool(counts["breaking"] or (self.fail_on == "additive" and counts["additive"]))
 
 
-def check_recordings(paths: Iterable[Path], root: Path, fail_on: str = "breaking") -> CheckReport:
-    """Read and judge every file; keep going past the ones that cannot be read."""
+def check_recordings(
+    paths: Iterable[Path], root: Path, fail_on: str = "breaking", workers: int | None = None
+) -> CheckReport:
+    """Read and judge every file (over the machine's cores when there are many); keep going past the
+    ones that cannot be read."""
+    from runcancel.recordings.pool import map_files
+
     report = CheckReport(root=root, fail_on=fail_on)
-    for path in paths:
-        report.files.append(check_file(path))
+    report.files = map_files(check_file, list(paths), workers)
     return report
 
 

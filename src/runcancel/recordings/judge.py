@@ -14,6 +14,7 @@ the era note (`parallel_tool_calls`: added upstream 2024-06).
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -136,19 +137,78 @@ def judge(rec: Recorded, *, ours: bool, scrubber: Scrubber) -> ExchangeVerdict:
 
 
 def _run(run: dict[str, Any], out: _Collector) -> None:
+    out.verdict.runs.append(run)
+    found, not_verified, checked = _judged_run(run)
+    for outcome in not_verified:
+        out.not_verified(outcome)
+    out.findings(checked, [f.with_evidence(out.evidence) for f in found])
+
+
+# Runs of one recording differ mostly in their ids and timestamps. The contract gives those fields a
+# type and nothing more, and the rules of any status only compare timestamps with each other: so two
+# Runs equal but for their ids and for timestamps shifted together get the same findings, and the
+# judgement of one serves the other. A judgement naming one of those fields is not shared (its text
+# shows the value), nor is one of a Run whose fields are not of their type.
+_IDS = ("id", "assistant_id", "thread_id")
+_TIMES = ("created_at", "started_at", "expires_at", "cancelled_at", "failed_at", "completed_at")
+_TYPE_ONLY = frozenset({"type", "description", "x-source", "title"})
+_CACHE: dict[str, tuple[list[Finding], list[NotVerified], set[str]]] = {}
+_CACHE_SIZE = 4096
+
+
+@functools.cache
+def _shared_fields() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    from runcancel.contract import run_fields
+
+    fields = run_fields()
+    free = {name for name in (*_IDS, *_TIMES) if name in fields and set(fields[name]) <= _TYPE_ONLY}
+    return tuple(n for n in _IDS if n in free), tuple(n for n in _TIMES if n in free)
+
+
+def _shared_key(run: dict[str, Any]) -> str | None:
+    ids, times = _shared_fields()
+    created = run.get("created_at")
+    if "created_at" not in times or not isinstance(created, int) or isinstance(created, bool):
+        return None
+    key = dict(run)
+    for name in ids:
+        if not isinstance(key.get(name), str):
+            return None
+        key[name] = "<id>"
+    for name in times:
+        value = key.get(name)
+        if isinstance(value, int) and not isinstance(value, bool):
+            key[name] = value - created
+        elif value is not None and name in key:
+            return None
+    try:
+        return json.dumps(key, sort_keys=True)
+    except (TypeError, ValueError):
+        return None
+
+
+def _judged_run(run: dict[str, Any]) -> tuple[list[Finding], list[NotVerified], set[str]]:
+    """The schema and any-status rule findings of a Run (no evidence), its rules not verified, and
+    the clauses it was checked on."""
     from runcancel.checks import RUN_RULES, run_object_findings
     from runcancel.clauses import schema_clauses
     from runcancel.rules import CancelContext, check_rules
 
-    out.verdict.runs.append(run)
-    found = run_object_findings(run, out.evidence)
+    key = _shared_key(run)
+    if key is not None and key in _CACHE:
+        return _CACHE[key]
+    found = [f.with_evidence(None) for f in run_object_findings(run, Evidence("", ""))]
     checked = {c.id for c in schema_clauses()} | set(RUN_RULES)
     ctx = CancelContext(str(run.get("thread_id")), str(run.get("id")))
-    for outcome in check_rules(run, ctx, RUN_RULES).values():
-        if isinstance(outcome, NotVerified):
-            out.not_verified(outcome)
-            checked.discard(outcome.clause)
-    out.findings(checked, found)
+    not_verified = [o for o in check_rules(run, ctx, RUN_RULES).values() if isinstance(o, NotVerified)]
+    checked -= {o.clause for o in not_verified}
+    judged = (found, not_verified, checked)
+    named = {f"$.{name}" for name in (*_IDS, *_TIMES)}
+    if key is not None and not any(f.path in named for f in found):
+        if len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.clear()
+        _CACHE[key] = judged
+    return judged
 
 
 def _envelope(rec: Recorded, data: Any, out: _Collector) -> None:

@@ -88,6 +88,15 @@ class RecordingError(Exception):
     def __str__(self) -> str:
         return f"{self.location}: {self.problem}" + (f"\n  {self.hint}" if self.hint else "")
 
+    def __reduce__(self) -> tuple[object, ...]:  # picklable: reports come back from worker processes
+        return (_error, (self.path, self.problem, self.line, self.ours, self.incomplete, self.hint))
+
+
+def _error(
+    path: Path, problem: str, line: int | None, ours: bool, incomplete: bool, hint: str
+) -> RecordingError:
+    return RecordingError(path, problem, line, ours=ours, incomplete=incomplete, hint=hint)
+
 
 @dataclass(frozen=True)
 class Recorded:

@@ -399,3 +399,18 @@ def test_many_files_give_the_same_report_over_worker_processes(tmp_path: Path) -
     parallel = as_json(check_recordings(paths, tmp_path, workers=2))
     assert parallel == serial
     assert serial["summary"]["broken"] == 1
+
+
+def test_many_files_are_summed_up_by_format_and_era(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past LISTED_FILES files the text gives counts by format and era, not a line per file."""
+    from runcancel.recordings import check as check_module
+
+    monkeypatch.setattr(check_module, "LISTED_FILES", 2)
+    write_vcrpy_yaml(tmp_path / "a.yaml", run_traffic("2025-03"))
+    write_har(tmp_path / "b.har", run_traffic("2025-03"))
+    write_ruby_vcr(tmp_path / "c.yml", [exchange("GET", RETRIEVE, 200, era_run("2023-11"))])
+    text = render_text(check_recordings(find_recordings(tmp_path), tmp_path))
+    assert "  1 files: HAR 1.2 (HTTP Archive)" in text
+    assert "  12 Runs: 29 keys: like 2025-03.." in text
+    assert "  1 Runs: 17 keys: like 2023-11" in text
+    assert "a.yaml: vcrpy" not in text

@@ -188,8 +188,9 @@ def load_baseline(where: Path, skip_broken: bool | None = None) -> tuple[list[An
     `skip_broken` (default: the environment variable RUNCANCEL_DRIFT_SKIP_BROKEN=1): then it is left
     out with a note. A baseline holding no Run and no error answer of the Assistants API is refused.
     """
-    from runcancel.recordings.model import RecordingError, display_path
-    from runcancel.recordings.reader import SUFFIXES, find_recordings, read_recording
+    from runcancel.recordings.model import display_path
+    from runcancel.recordings.pool import map_files
+    from runcancel.recordings.reader import SUFFIXES, find_recordings
 
     if skip_broken is None:
         skip_broken = os.environ.get(SKIP_BROKEN_ENV, "") not in ("", "0")
@@ -204,14 +205,11 @@ def load_baseline(where: Path, skip_broken: bool | None = None) -> tuple[list[An
     answers: list[Answer] = []
     broken: list[str] = []
     formats: Counter[str] = Counter()
-    for file in files:
-        try:
-            recording = read_recording(file)
-            found = [_answer(rec, recording.ours) for rec in recording.exchanges]
-        except RecordingError as exc:
-            broken.append(f"{exc.location}: {exc.problem}")
+    for found, format_name, problem in map_files(_file_answers, files):
+        if problem is not None:
+            broken.append(problem)
             continue
-        formats[recording.format_name] += 1
+        formats[format_name] += 1
         answers += found
     if broken and not skip_broken:
         shown = "\n  ".join(broken[:10]) + (
@@ -243,6 +241,18 @@ def load_baseline(where: Path, skip_broken: bool | None = None) -> tuple[list[An
     if keysets:
         notes.append(f"drift baseline era: {era_of(keysets.most_common(1)[0][0]).describe()}")
     return answers, notes
+
+
+def _file_answers(file: Path) -> tuple[list[Answer], str, str | None]:
+    """The answers of one baseline file, its format's name, or what makes it unusable."""
+    from runcancel.recordings.model import RecordingError
+    from runcancel.recordings.reader import read_recording
+
+    try:
+        recording = read_recording(file)
+        return [_answer(rec, recording.ours) for rec in recording.exchanges], recording.format_name, None
+    except RecordingError as exc:
+        return [], "", f"{exc.location}: {exc.problem}"
 
 
 def _answer(rec: Any, ours: bool) -> Answer:

@@ -24,6 +24,7 @@ from runcancel.scrub import Scrubber
 __all__ = ["SCHEMA_ID", "CheckReport", "FileReport", "as_json", "check_recordings", "render_text"]
 
 SCHEMA_ID = "runcancel.cassettes-check/1"
+LISTED_FILES = 50  # more files than this are summed up by format and era in the text output
 FAIL_ON = ("breaking", "additive", "never")
 
 
@@ -142,6 +143,10 @@ def check_file(path: Path) -> FileReport:
 # -- output -------------------------------------------------------------------------------------------
 
 
+def eras_of(keysets: Counter[tuple[str, ...]]) -> list[tuple[EraMatch, int]]:
+    return [(era_of(keys), count) for keys, count in keysets.most_common()]
+
+
 def _version() -> str:
     try:
         return metadata.version("runcancel")
@@ -242,14 +247,23 @@ def render_text(report: CheckReport) -> str:
         f"runcancel cassettes check: {display_path(report.root)}: {len(report.files)} files, "
         f"{counts['exchanges']} exchanges, {counts['runs']} Runs and {counts['errors']} error answers judged"
     ]
-    for file in report.files:
-        if file.problem is None and file.format is not None:
+    readable_files = [file for file in report.files if file.problem is None and file.format is not None]
+    if len(readable_files) <= LISTED_FILES:
+        for file in readable_files:
             eras = "; ".join(f"{m.describe()} ({n} Runs)" for m, n in file.eras) or "no Run"
             lines.append(
-                f"  {display_path(file.path)}: {FORMATS[file.format]}, {file.exchanges} exchanges, "
-                f"{file.runs} Runs, {file.errors} errors; era {eras}"
+                f"  {display_path(file.path)}: {FORMATS[file.format or 'runcancel']}, {file.exchanges} "
+                f"exchanges, {file.runs} Runs, {file.errors} errors; era {eras}"
             )
-            lines.extend(f"    note: {note}" for note in file.notes)
+    else:
+        by_format = Counter(FORMATS[file.format or "runcancel"] for file in readable_files)
+        lines.extend(f"  {count} files: {name}" for name, count in by_format.most_common())
+        for match, count in eras_of(report.keysets):
+            lines.append(f"  {count} Runs: {match.describe()}")
+    notes = Counter(note for file in readable_files for note in file.notes)
+    for note, count in notes.most_common():
+        where = next(display_path(f.path) for f in readable_files if note in f.notes)
+        lines.append(f"  note: {where}" + (f" and {count - 1} more files" if count > 1 else "") + f": {note}")
     by_clause: dict[str, dict[tuple[str, ...], list[Judged]]] = {}
     for file in report.files:
         for j in file.findings:

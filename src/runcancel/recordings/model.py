@@ -6,6 +6,7 @@ nothing past the door knows which format a file was in, only its name for the ou
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -43,10 +44,15 @@ RECORD_HINT = "pytest contracts --target mock --record-mode rewrite"
 
 def display_path(path: Path) -> str:
     """The path relative to the working directory when it lies below it, else as given."""
+    return _display(str(path), os.getcwd())
+
+
+@functools.lru_cache(maxsize=1024)
+def _display(path: str, cwd: str) -> str:
     try:
-        return os.path.relpath(path) if Path(path).resolve().is_relative_to(Path.cwd()) else str(path)
+        return os.path.relpath(path, cwd) if Path(path).resolve().is_relative_to(cwd) else path
     except (OSError, ValueError):
-        return str(path)
+        return path
 
 
 class RecordingError(Exception):

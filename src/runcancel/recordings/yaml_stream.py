@@ -1,16 +1,16 @@
 """YAML cassettes read one interaction at a time, with the line every mapping starts on.
 
 A cassette is a mapping whose one big key is a list of interactions (`interactions` for vcrpy,
-`http_interactions` for Ruby VCR). The reader splits that list at its items' dashes and parses each
-item on its own, so a 100 MB cassette costs the memory of its largest interaction, not of the whole
-document. The other top-level keys (`provenance`, `version`, `recorded_with`) are parsed whole.
-Items that share YAML anchors cannot be parsed apart: then the document is parsed whole, once.
+`http_interactions` for Ruby VCR). The reader takes libyaml's events as the file is read and builds
+one interaction at a time, so a 100 MB cassette costs the memory of its largest interaction, not of
+the whole document. Scalars are resolved as PyYAML's safe loader resolves them (`!!binary` to bytes;
+tags beyond YAML's own are refused), anchors and aliases are kept.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Iterator
+import base64
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +19,6 @@ import yaml
 __all__ = ["Located", "YamlError", "YamlListReader", "load_located"]
 
 _SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_TOP_KEY = re.compile(r"^([A-Za-z_][\w.-]*)\s*:(.*)$")
-_ITEM = re.compile(r"^(\s*)-(?:\s|$)")
 LIST_KEYS = ("interactions", "http_interactions")
 
 
@@ -72,71 +70,79 @@ def load_located(text: str, offset: int = 0) -> Any:
         loader.dispose()
 
 
-class _Alias(Exception):
-    """An item refers to an anchor defined in another item: parse the document whole."""
-
-
 class YamlListReader:
     """The top-level keys of a cassette and, one by one, the items of its list of interactions.
 
-    `top` holds the other top-level keys: those before the list when `items()` starts, those after it
-    once `items()` is exhausted. `list_key` is the list's key, `ended_with_newline` whether the last
-    line was whole (a file cut mid-line is not).
+    libyaml's parser (when PyYAML has it) reads the file as a stream of events; the objects are built
+    from the events here, one interaction at a time, with the line of every mapping. `top` holds the
+    other top-level keys: those before the list when `items()` starts, those after it once `items()`
+    is exhausted. `ended_with_newline` says whether the last line was whole (a file cut mid-line is not).
     """
 
-    def __init__(self, path: Path, stream: Iterable[str]) -> None:
+    def __init__(self, path: Path, stream: Any) -> None:
         self.path = path
-        self._lines = enumerate(stream, start=1)
+        self._events = yaml.parse(stream, Loader=_SafeLoader)
+        self._anchors: dict[str, Any] = {}
+        self._constructor = yaml.constructor.SafeConstructor()
+        self._resolver = yaml.resolver.Resolver()
         self.top: dict[str, Any] = {}
         self.top_lines: dict[str, int] = {}
         self.list_key: str | None = None
         self.list_line = 0
-        self.ended_with_newline = True
-        self._pending: tuple[int, str] | None = None
-        self._read_until_list()
+        self.ended_with_newline = _ends_with_newline(path)
+        self._started = False
+        self._done = False
+        self._read_top()
 
-    # -- the top-level keys --------------------------------------------------------------------------
+    def _next(self) -> Any:
+        try:
+            return next(self._events)
+        except StopIteration:
+            raise YamlError("is not valid YAML: it ends in the middle of the document", None) from None
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            problem = ": ".join(p for p in (exc.context, exc.problem) if p)
+            raise YamlError(f"is not valid YAML: {problem}", mark.line + 1 if mark else None) from None
+        except yaml.YAMLError as exc:
+            raise YamlError(f"is not valid YAML: {exc}", None) from None
 
-    def _next(self) -> tuple[int, str] | None:
-        if self._pending is not None:
-            found, self._pending = self._pending, None
-            return found
-        for number, line in self._lines:
-            self.ended_with_newline = line.endswith("\n")
-            return number, line
-        return None
-
-    def _read_until_list(self) -> None:
-        block: list[str] = []
-        start = 0
-        while (found := self._next()) is not None:
-            number, line = found
-            key = _TOP_KEY.match(line)
-            if key and key[1] in LIST_KEYS and not key[2].split("#")[0].strip():
-                self._flush(block, start)
-                self.list_key, self.list_line = key[1], number
+    def _read_top(self) -> None:
+        """Read up to the list of interactions (its first item not yet read), or to the end."""
+        if not self._started:
+            self._started = True
+            event = self._next()
+            while isinstance(event, yaml.StreamStartEvent | yaml.DocumentStartEvent):
+                event = self._next()
+            if isinstance(event, yaml.StreamEndEvent):
+                raise YamlError("is empty: it holds no YAML document", None)
+            if not isinstance(event, yaml.MappingStartEvent):
+                value = self._build(event)
+                raise YamlError(f"is not a cassette: its top level is {_kind(value)}, not a mapping", 1)
+        while True:
+            event = self._next()
+            if isinstance(event, yaml.MappingEndEvent):
+                self._finish()
                 return
-            if key or line.startswith("---"):
-                self._flush(block, start)
-                block, start = ([line], number) if key else ([], number + 1)
-            elif block or line.strip():
-                if not block:
-                    start = number
-                block.append(line)
-        self._flush(block, start)
+            line = _at(event)
+            key = self._build(event)
+            value_event = self._next()
+            if (
+                key in LIST_KEYS
+                and isinstance(value_event, yaml.SequenceStartEvent)
+                and self.list_key is None
+            ):
+                self.list_key, self.list_line = str(key), line
+                return
+            self.top[str(key)] = self._build(value_event)
+            self.top_lines[str(key)] = line
 
-    def _flush(self, block: list[str], start: int) -> None:
-        text = "".join(block)
-        if not text.strip():
-            return
-        data = load_located(text, start - 1)
-        if not isinstance(data, dict):
-            raise YamlError(f"is not a cassette: its top level is {_kind(data)}, not a mapping", start)
-        for key, value in data.items():
-            self.top[str(key)] = value
-            self.top_lines[str(key)] = start
-
-    # -- the items -----------------------------------------------------------------------------------
+    def _finish(self) -> None:
+        event = self._next()
+        if isinstance(event, yaml.DocumentEndEvent):
+            event = self._next()
+        if not isinstance(event, yaml.StreamEndEvent):
+            raise YamlError("holds more than one YAML document", _at(event))
+        self._done = True
 
     def items(self) -> Iterator[tuple[int, Any]]:
         """(line, item) for each interaction, in file order."""
@@ -145,69 +151,97 @@ class YamlListReader:
             for item in value if isinstance(value, list) else []:
                 yield _line(item, self.top_lines.get(str(self.list_key), 1)), item
             return
-        indent: str | None = None
-        chunk: list[str] = []
-        start = 0
-        done = 0
-        try:
-            while (found := self._next()) is not None:
-                number, line = found
-                if not line.strip() or line.lstrip().startswith("#"):
-                    if chunk:
-                        chunk.append(line)
-                    continue
-                item = _ITEM.match(line)
-                if item and (indent is None or item[1] == indent):
-                    if chunk:
-                        yield self._item(chunk, start, indent or "")
-                        done += 1
-                    indent = item[1]
-                    chunk, start = [line], number
-                elif indent is not None and line.startswith(indent + " "):
-                    chunk.append(line)
-                else:
-                    self._pending = found
-                    break
-            if chunk:
-                yield self._item(chunk, start, indent or "")
-                done += 1
-        except _Alias:
-            yield from self._whole(done)
-            return
-        self._read_until_list_end()
-
-    def _item(self, chunk: list[str], start: int, indent: str) -> tuple[int, Any]:
-        text = "".join(line[len(indent) :] if line.startswith(indent) else line for line in chunk)
-        try:
-            data = load_located(text, start - 1)
-        except YamlError as exc:
-            if "found undefined alias" in exc.problem:
-                raise _Alias() from None
-            raise
-        if not isinstance(data, list) or len(data) != 1:
-            raise YamlError("an interaction is not a list item", start)
-        return _line(data[0], start), data[0]
-
-    def _read_until_list_end(self) -> None:
-        key, self.list_key = self.list_key, None
-        self._read_until_list()
-        if self.list_key is not None:
-            raise YamlError(f"has a second list of interactions, `{self.list_key}`", self.list_line)
+        while True:
+            event = self._next()
+            if isinstance(event, yaml.SequenceEndEvent):
+                break
+            line = _at(event)
+            yield line, self._build(event)
+        key = self.list_key
+        self._read_top()
         self.list_key = key
 
-    def _whole(self, skip: int) -> Iterator[tuple[int, Any]]:
-        """Parse the document whole (items share anchors) and yield the items not yet yielded."""
-        text = self.path.read_text(encoding="utf-8")
-        data = load_located(text)
-        if not isinstance(data, dict):
-            raise YamlError(f"is not a cassette: its top level is {_kind(data)}, not a mapping", 1)
-        for key, value in data.items():
-            if str(key) not in LIST_KEYS:
-                self.top[str(key)] = value
-        items: Any = next((data[k] for k in LIST_KEYS if k in data), [])
-        self.ended_with_newline = text.endswith("\n")
-        for item in (items if isinstance(items, list) else [])[skip:]:
-            yield _line(item, 1), item
+    # -- objects from events -----------------------------------------------------------------------
+
+    def _build(self, event: Any) -> Any:
+        if isinstance(event, yaml.ScalarEvent):
+            value = self._scalar(event)
+        elif isinstance(event, yaml.MappingStartEvent):
+            value = Located()
+            value.line = _at(event)
+            self._anchor(event, value)
+            while not isinstance(key_event := self._next(), yaml.MappingEndEvent):
+                key = self._build(key_event)
+                item = self._build(self._next())
+                try:
+                    value[key] = item
+                except TypeError:
+                    raise YamlError("has a mapping key that is not a scalar", _at(key_event)) from None
+            return value
+        elif isinstance(event, yaml.SequenceStartEvent):
+            value = []
+            self._anchor(event, value)
+            while not isinstance(item_event := self._next(), yaml.SequenceEndEvent):
+                value.append(self._build(item_event))
+            return value
+        elif isinstance(event, yaml.AliasEvent):
+            if event.anchor not in self._anchors:
+                raise YamlError(f"is not valid YAML: found undefined alias {event.anchor!r}", _at(event))
+            return self._anchors[event.anchor]
+        else:
+            raise YamlError(f"is not valid YAML: unexpected {type(event).__name__}", _at(event))
+        self._anchor(event, value)
+        return value
+
+    def _anchor(self, event: Any, value: Any) -> None:
+        if event.anchor is not None:
+            self._anchors[event.anchor] = value
+
+    def _scalar(self, event: Any) -> Any:
+        tag, text = event.tag, event.value
+        if tag in (None, "!"):
+            if not event.implicit[0]:
+                return text
+            resolve: Any = self._resolver.resolve
+            tag = resolve(yaml.ScalarNode, text, (True, False))
+        if tag == _STR:
+            return text
+        if tag == _INT and text.isdigit():
+            return int(text)
+        if tag == _BINARY:
+            try:
+                return base64.decodebytes(text.encode("ascii"))
+            except (ValueError, UnicodeEncodeError):
+                raise YamlError("has a `!!binary` value that is not base64", _at(event)) from None
+        construct = self._constructor.yaml_constructors.get(tag)
+        if construct is None or not tag.startswith("tag:yaml.org,2002:"):
+            raise YamlError(f"has a tag the safe reader does not take: {tag}", _at(event))
+        try:
+            return construct(self._constructor, yaml.ScalarNode(tag, text, event.start_mark, event.end_mark))
+        except yaml.YAMLError as exc:
+            raise YamlError(f"is not valid YAML: {exc}", _at(event)) from None
+
+
+_STR = "tag:yaml.org,2002:str"
+_INT = "tag:yaml.org,2002:int"
+_BINARY = "tag:yaml.org,2002:binary"
+
+
+def _at(event: Any) -> int:
+    mark = event.start_mark
+    return int(mark.line) + 1 if mark is not None else 0
+
+
+def _ends_with_newline(path: Path) -> bool:
+    try:
+        with path.open("rb") as fh:
+            fh.seek(0, 2)
+            if fh.tell() == 0:
+                return True
+            fh.seek(-1, 2)
+            return fh.read(1) == b"\n"
+    except OSError:
+        return True
 
 
 def _line(node: Any, default: int) -> int:

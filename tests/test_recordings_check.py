@@ -414,3 +414,23 @@ def test_many_files_are_summed_up_by_format_and_era(tmp_path: Path, monkeypatch:
     assert "  12 Runs: 29 keys: like 2025-03.." in text
     assert "  1 Runs: 17 keys: like 2023-11" in text
     assert "a.yaml: vcrpy" not in text
+
+
+def test_cancel_answers_alike_but_for_ids_are_each_held_to_their_own_path(tmp_path: Path) -> None:
+    """Sharing the judgement of cancel answers never lets one answer's ids stand for another's."""
+    answers = []
+    for run_id in ("run_aaaaaaaaaaaaaaaaaaaaaaaa", "run_bbbbbbbbbbbbbbbbbbbbbbbb"):
+        body = era_run("2025-03", "cancelling", id=run_id)
+        answers.append(exchange("POST", f"/threads/{THREAD}/runs/{run_id}/cancel", 200, body))
+    stray = era_run("2025-03", "cancelling", id="run_cccccccccccccccccccccccc")
+    answers.append(
+        exchange("POST", f"/threads/{THREAD}/runs/run_dddddddddddddddddddddddd/cancel", 200, stray)
+    )
+    [file] = check(write_vcrpy_yaml(tmp_path / "c.yaml", answers)).files
+    broken = [
+        (j.finding.clause, j.finding.expected, j.finding.observed)
+        for j in file.findings
+        if j.finding.severity is Severity.BREAKING
+    ]
+    assert broken == [("cancel.id", '"run_dddddddddddddddddddddddd"', '"run_cccccccccccccccccccccccc"')]
+    assert "cancel.status" in file.held

@@ -165,7 +165,9 @@ def _shared_fields() -> tuple[tuple[str, ...], tuple[str, ...]]:
     return tuple(n for n in _IDS if n in free), tuple(n for n in _TIMES if n in free)
 
 
-def _shared_key(run: dict[str, Any]) -> str | None:
+def _shared_key(run: dict[str, Any], path_ids: dict[str, str] | None = None) -> str | None:
+    """The Run with its ids and timestamps taken out (relative to `created_at`), or None when it
+    cannot be shared. With `path_ids` (a cancel's path), an id must equal the path's to be taken out."""
     ids, times = _shared_fields()
     created = run.get("created_at")
     if "created_at" not in times or not isinstance(created, int) or isinstance(created, bool):
@@ -174,6 +176,11 @@ def _shared_key(run: dict[str, Any]) -> str | None:
     for name in ids:
         if not isinstance(key.get(name), str):
             return None
+        if path_ids is not None and name in path_ids:
+            if key[name] != path_ids[name]:
+                return None
+            key[name] = f"<path {name}>"
+            continue
         key[name] = "<id>"
     for name in times:
         value = key.get(name)
@@ -224,8 +231,7 @@ def _envelope(rec: Recorded, data: Any, out: _Collector) -> None:
 
 
 def _cancel(rec: Recorded, match: re.Match[str], ours: bool, out: _Collector) -> None:
-    from runcancel.checks import check_cancel_answer, check_error_answer
-    from runcancel.rules import CancelContext
+    from runcancel.checks import check_error_answer
     from runcancel.targets import SHORTENED_SEGMENT
 
     thread_id, run_id = unquote(match["thread"]), unquote(match["run"])
@@ -238,7 +244,7 @@ def _cancel(rec: Recorded, match: re.Match[str], ours: bool, out: _Collector) ->
             data = None
         if is_run(data):
             out.verdict.runs.append(data)
-        out.outcomes(dict(check_cancel_answer(exchange, CancelContext(thread_id, run_id))))
+        out.outcomes(_cancel_outcomes(exchange, data, thread_id, run_id))
         return
     if not ours:
         if not 400 <= rec.status < 500:
@@ -259,6 +265,43 @@ def _cancel(rec: Recorded, match: re.Match[str], ours: bool, out: _Collector) ->
         out.not_verified(NotVerified(clause, reason))
         return
     out.findings({clause}, check_error_answer(exchange, clause, expectation))
+
+
+_CANCEL_CACHE: dict[str, dict[str, Any]] = {}
+_PATH_IDS = ("id", "thread_id")
+_NOT_SHARED_CLAUSES = frozenset({"cancel.id", "cancel.thread_id"})
+
+
+def _cancel_outcomes(exchange: Any, data: Any, thread_id: str, run_id: str) -> dict[str, Any]:
+    """`checks.check_cancel_answer`, shared between answers that differ only in ids (each the one
+    its path names) and timestamps shifted together, and whose headers hold (their values differ)."""
+    from runcancel.checks import REQUEST_ID, check_cancel_answer
+    from runcancel.rules import CancelContext
+
+    key = None
+    headers = exchange.headers
+    if (
+        is_run(data)
+        and REQUEST_ID.match(headers.get("x-request-id", ""))
+        and str(headers.get("openai-processing-ms", "")).isdigit()
+    ):
+        run_key = _shared_key(data, {"id": run_id, "thread_id": thread_id})
+        if run_key is not None:
+            head = [exchange.status, exchange.content_type, headers.get("openai-version")]
+            key = json.dumps(head) + run_key
+    if key is not None and key in _CANCEL_CACHE:
+        return {
+            clause: [f.with_evidence(exchange.evidence) for f in o] if isinstance(o, list) else o
+            for clause, o in _CANCEL_CACHE[key].items()
+        }
+    outcomes = dict(check_cancel_answer(exchange, CancelContext(thread_id, run_id)))
+    named = {f"$.{name}" for name in (*_IDS, *_TIMES)}
+    found = [f for o in outcomes.values() if isinstance(o, list) for f in o]
+    if key is not None and not any(f.path in named or f.clause in _NOT_SHARED_CLAUSES for f in found):
+        if len(_CANCEL_CACHE) >= _CACHE_SIZE:
+            _CANCEL_CACHE.clear()
+        _CANCEL_CACHE[key] = outcomes
+    return outcomes
 
 
 def _refusal(rec: Recorded) -> tuple[str, Any] | None:

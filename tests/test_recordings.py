@@ -281,8 +281,8 @@ def test_a_foreign_cassette_without_its_closing_key_is_incomplete(
 
 
 def test_recordings_are_found_by_suffix_below_a_folder(tmp_path: Path) -> None:
-    """.yaml, .yml, .json and .har files below a folder are read; other files are not."""
-    for name in ("a.yaml", "sub/b.yml", "c.json", "d.HAR", "e.txt"):
+    """.yaml, .yml, .json and .har files below a folder are read; others, and the probe's cases files, not."""
+    for name in ("a.yaml", "sub/b.yml", "c.json", "d.HAR", "e.txt", "sub/probed.cases.json"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("x")
     found = [p.relative_to(tmp_path).as_posix() for p in find_recordings(tmp_path)]

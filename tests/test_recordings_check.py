@@ -326,7 +326,8 @@ def test_the_shipped_cassettes_keep_the_contract(capsys: pytest.CaptureFixture[s
     assert main(["cassettes", "check", str(SHIPPED)]) == 0
     out = capsys.readouterr().out
     assert " 0 broken" in out
-    assert "26 of 26 files readable" in out
+    count = len(find_recordings(SHIPPED))
+    assert f"{count} of {count} files readable" in out
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,9 @@ from runcancel.recordings.yaml_stream import YamlError, YamlListReader
 __all__ = ["SUFFIXES", "find_recordings", "read_recording"]
 
 SUFFIXES = (".yaml", ".yml", ".json", ".har")
+# Files runcancel writes beside its cassettes that are not recorded traffic: the probe's recorded
+# cases (`<cassette>.cases.json`). A folder walk leaves them out; named alone, they are read (and refused).
+COMPANIONS = (".cases.json",)
 _HEAD = 4096
 
 
@@ -32,7 +35,11 @@ def find_recordings(root: Path) -> list[Path]:
         return [root]
     if not root.is_dir():
         raise FileNotFoundError(str(root))
-    return sorted(p for p in root.rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file())
+    return sorted(
+        p
+        for p in root.rglob("*")
+        if p.suffix.lower() in SUFFIXES and not p.name.lower().endswith(COMPANIONS) and p.is_file()
+    )
 
 
 def read_recording(path: Path) -> Recording:

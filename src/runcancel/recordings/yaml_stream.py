@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["Located", "YamlError", "YamlListReader", "load_located"]
+__all__ = ["Located", "YamlError", "YamlListReader"]
 
 _SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 LIST_KEYS = ("interactions", "http_interactions")
@@ -35,39 +35,6 @@ class Located(dict[Any, Any]):
     """A mapping read from YAML that remembers the line it starts on."""
 
     line: int = 0
-
-
-class _LineLoader(_SafeLoader):  # type: ignore[misc]
-    """The safe loader (libyaml's when present), keeping each mapping's line, shifted by `offset`."""
-
-    offset = 0
-
-
-def _construct_located(loader: _LineLoader, node: yaml.MappingNode) -> Iterator[Located]:
-    data = Located()
-    data.line = node.start_mark.line + 1 + loader.offset
-    yield data
-    data.update(loader.construct_mapping(node))
-
-
-_LineLoader.add_constructor("tag:yaml.org,2002:map", _construct_located)
-
-
-def load_located(text: str, offset: int = 0) -> Any:
-    """Parse one YAML document; mappings are `Located`. YamlError with the file's line on failure."""
-    loader = _LineLoader(text)
-    loader.offset = offset
-    try:
-        return loader.get_single_data()
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 + offset if mark is not None else None
-        problem = ": ".join(p for p in (exc.context, exc.problem) if p)
-        raise YamlError(f"is not valid YAML: {problem}", line) from None
-    except yaml.YAMLError as exc:
-        raise YamlError(f"is not valid YAML: {exc}", None) from None
-    finally:
-        loader.dispose()
 
 
 class YamlListReader:

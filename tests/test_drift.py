@@ -306,3 +306,12 @@ def test_a_mock_that_answers_examples_is_stateless() -> None:
     verdicts = target_verdicts([answer({**RUN, "status": "queued", "id": "string"})] * 3)
     assert [v.kind for v in verdicts] == ["stateless-mock"]
     assert target_verdicts([answer()]) == []
+
+
+def test_another_documented_member_of_a_union_is_not_type_drift() -> None:
+    """`tool_choice` recorded as a string, answered as an object: within the contract; a number is not."""
+    old = [_runs("2025-03")]
+    forced = era_run("2025-03", tool_choice={"type": "function", "function": {"name": "f"}})
+    assert [f.clause for f in compare(old, [answer(forced, method="GET")])] == []
+    wrong = era_run("2025-03", tool_choice=3)
+    assert [f.clause for f in compare(old, [answer(wrong, method="GET")])] == ["drift.type"]

@@ -401,7 +401,7 @@ def compare_runs(old_runs: list[dict[str, Any]], new: list[Answer]) -> list[Find
         is_shape, _ = _merged_runs(by_status_new[status])
         for path in sorted(set(was_shape) & set(is_shape)):
             was, is_ = was_shape[path] - {"null"}, is_shape[path] - {"null"}
-            if is_ - was and was:
+            if is_ - was and was and not (is_ - was) <= _documented_types(path):
                 add(
                     "drift.type",
                     path,
@@ -425,6 +425,34 @@ def compare_runs(old_runs: list[dict[str, Any]], new: list[Answer]) -> list[Find
             )
         )
     return findings
+
+
+def _documented_types(path: str) -> set[str]:
+    """The JSON types the contract allows for a top-level Run field (`$.tool_choice`: string and
+    object, the members of its union): another member than the baseline showed is not drift."""
+    from runcancel.contract import run_fields
+
+    name = path.removeprefix("$.")
+    schema = run_fields().get(name) if "." not in name and "[" not in name else None
+    found: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if not isinstance(node, dict):
+            return
+        kinds = node.get("type")
+        found.update([kinds] if isinstance(kinds, str) else kinds if isinstance(kinds, list) else [])
+        if "$ref" in node or "properties" in node:
+            found.add("object")
+        for value in node.get("enum", []) if isinstance(node.get("enum"), list) else []:
+            found.add(_json_type(value))
+        for key in ("anyOf", "oneOf", "allOf"):
+            for member in node.get(key, []) if isinstance(node.get(key), list) else []:
+                walk(member)
+
+    walk(schema)
+    if "number" in found:
+        found.add("integer")
+    return found
 
 
 def _parent(path: str) -> str:

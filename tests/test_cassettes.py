@@ -1,4 +1,4 @@
-"""Cassette files: reading with clear errors, writing with provenance, and `runcancel cassettes check`."""
+"""runcancel's cassette files: reading for replay with clear errors, writing with provenance."""
 
 from __future__ import annotations
 
@@ -11,18 +11,9 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runcancel.cassettes import (
-    CassetteError,
-    check_cassettes,
-    dump_cassette,
-    find_cassettes,
-    read_cassette,
-    render_check,
-)
-from runcancel.cli import main
+from runcancel.cassettes import CassetteError, dump_cassette, find_cassettes, read_cassette
 
 ROOT = Path(__file__).resolve().parents[1]
-SHIPPED = ROOT / "cassettes"
 CANCEL = "http://127.0.0.1:4010/v1/threads/thread_a/runs/run_b/cancel"
 PROVENANCE = {"recorded_from": "a test", "target": "http://127.0.0.1:4010/v1"}
 
@@ -54,18 +45,6 @@ def write(path: Path, *interactions: dict[str, Any]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(dump_cassette({"version": 1, "interactions": list(interactions)}, PROVENANCE))
     return path
-
-
-def shipped_answer(path: str = "test_shape/cancel_outcomes.yaml") -> dict[str, Any]:
-    """The recorded 200 cancel answer of a shipped cassette, to doctor."""
-    document = yaml.safe_load((SHIPPED / path).read_text())
-    cancel = next(
-        i
-        for i in document["interactions"]
-        if i["request"]["uri"].endswith("/cancel") and i["response"]["status"]["code"] == 200
-    )
-    result: dict[str, Any] = cancel
-    return result
 
 
 # -- reading -----------------------------------------------------------------------------------------
@@ -141,7 +120,7 @@ def test_provenance_comes_first_and_reads_back(tmp_path: Path) -> None:
     path = write(tmp_path / "c.yaml", interaction(), interaction(status=400))
     assert path.read_text().startswith("provenance:\n  recorded_from: a test\n")
     cassette = read_cassette(path)
-    assert cassette.provenance == PROVENANCE
+    assert cassette.provenance == {**PROVENANCE, "interactions": 2}
     assert [(i.status, i.is_cancel) for i in cassette.interactions] == [(200, True), (400, True)]
     assert cassette.interactions[0].line < cassette.interactions[1].line
 
@@ -180,143 +159,22 @@ def test_cassettes_are_found_below_a_folder(tmp_path: Path, layout: list[str], e
     assert [p.relative_to(tmp_path).as_posix() for p in find_cassettes(tmp_path)] == expected
 
 
-# -- checking ----------------------------------------------------------------------------------------
+def test_provenance_counts_the_interactions_written(tmp_path: Path) -> None:
+    """The writer records how many interactions it wrote, so a reader can tell a file cut short."""
+    path = write(tmp_path / "c.yaml", interaction(), interaction(status=400), interaction(status=404))
+    assert yaml.safe_load(path.read_text())["provenance"] == {**PROVENANCE, "interactions": 3}
 
 
-def test_the_shipped_cassettes_keep_the_contract() -> None:
-    """Every cancel answer recorded from the reference mock keeps every clause it can decide."""
-    report = check_cassettes(find_cassettes(SHIPPED), SHIPPED)
-    assert report.errors == []
-    assert report.broken == {}
-    assert report.answers > 20
-    assert report.without_provenance == []
-
-
-@pytest.mark.parametrize(
-    ("doctor", "clause", "expected"),
-    [
-        pytest.param(lambda run: run.update(status="queued"), "cancel.status", "$.status", id="status"),
-        pytest.param(lambda run: run.pop("model"), "schema.model", "$.model", id="missing-field"),
-        pytest.param(lambda run: run.update(model=7), "schema.model", "$.model", id="wrong-type"),
-    ],
-)
-def test_a_doctored_cancel_answer_is_a_finding_under_its_clause(
-    tmp_path: Path, doctor: Any, clause: str, expected: str
-) -> None:
-    """A recorded 200 answer that breaks a clause is reported under that clause, with file and line."""
-    recorded = shipped_answer()
-    run = json.loads(recorded["response"]["body"]["string"])
-    doctor(run)
-    recorded["response"]["body"]["string"] = json.dumps(run)
-    path = write(tmp_path / "doctored.yaml", interaction(uri="http://127.0.0.1:4010/v1/threads"), recorded)
-    report = check_cassettes([path], tmp_path)
-    found = report.broken[clause]
-    assert [x.finding.path for x in found] == [expected]
-    assert found[0].where == f"{path}:{read_cassette(path).interactions[1].line}"
-    assert f"{clause} (" in render_check(report)
-
-
-@pytest.mark.parametrize(
-    ("headers", "status", "body", "clause"),
-    [
-        pytest.param({"openai-beta": ["assistants=v2"]}, 200, None, "error.no_key", id="keyless-answered"),
-        pytest.param(
-            {"authorization": ["Bearer <other-key>"], "openai-beta": ["assistants=v2"]},
-            401,
-            {"error": {"message": "nope", "type": "invalid_request_error", "param": None, "code": None}},
-            "error.wrong_key",
-            id="wrong-key-without-code",
-        ),
-        pytest.param(
-            {"authorization": ["Bearer <valid-key>"]},
-            400,
-            {"error": {"message": "x", "type": "invalid_request_error", "param": None, "code": None}},
-            "error.no_beta",
-            id="no-beta-without-code",
-        ),
-        pytest.param(
-            None,
-            404,
-            {
-                "error": {
-                    "message": "No run found with id 'run_z'.",
-                    "type": "invalid_request_error",
-                    "param": None,
-                }
-            },
-            "error.unknown_run",
-            id="envelope-and-message",
-        ),
-    ],
-)
-def test_a_refusal_is_checked_against_what_its_request_must_get(
-    tmp_path: Path, headers: dict[str, list[str]] | None, status: int, body: Any, clause: str
-) -> None:
-    """The expectation follows from the recorded request: no key must get 401, another key its code."""
-    path = write(tmp_path / "c.yaml", interaction(headers=headers, status=status, body=body))
-    report = check_cassettes([path], tmp_path)
-    assert list(report.broken) == [clause]
-
-
-def test_a_bad_cassette_does_not_stop_the_others(tmp_path: Path) -> None:
-    """An unreadable cassette is listed with its line, and the good ones are still checked."""
-    write(tmp_path / "good.yaml", shipped_answer())
-    (tmp_path / "broken.yaml").write_text("version: 1\ninteractions:\n  - request: [1\n")
-    report = check_cassettes(find_cassettes(tmp_path), tmp_path)
-    assert report.answers == 1
-    assert [(e.path.name, e.line) for e in report.errors] == [("broken.yaml", 4)]
-    assert not report.ok
-
-
-# -- the command line --------------------------------------------------------------------------------
-
-
-def test_check_of_the_shipped_cassettes_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
-    """`runcancel cassettes check cassettes` prints the summary and exits 0 when every clause holds."""
-    assert main(["cassettes", "check", str(SHIPPED)]) == 0
-    out = capsys.readouterr().out
-    assert "0 broken" in out
-    assert "cassettes readable" in out
-
-
-def test_check_prints_findings_by_clause_and_exits_1(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """A broken clause is printed under its id with the cassette line; the exit code is 1."""
-    recorded = shipped_answer()
-    run = json.loads(recorded["response"]["body"]["string"])
-    run["status"] = "completed"
-    recorded["response"]["body"]["string"] = json.dumps(run)
-    path = write(tmp_path / "c.yaml", recorded)
-    (tmp_path / "empty.yaml").write_text("")
-    assert main(["cassettes", "check", str(tmp_path)]) == 1
-    out = capsys.readouterr().out
-    assert "\ncancel.status (" in out
-    assert f"  {path}:{read_cassette(path).interactions[0].line}: $.status: expected" in out
-    assert f"  {tmp_path / 'empty.yaml'}: is empty" in out
-    assert "Traceback" not in out
-
-
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        pytest.param(
-            ["cassettes", "check", "/nonexistent/cassettes"],
-            "no cassettes at '/nonexistent/cassettes'",
-            id="missing",
-        ),
-        pytest.param(["cassettes"], "choose a command, e.g. 'runcancel cassettes check'", id="no-subcommand"),
-    ],
-)
-def test_nothing_to_check_is_a_usage_error(
-    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """A missing path, or no subcommand, exits 2 with one line saying what to do."""
-    assert main(args) == 2
-    assert f"runcancel: {message}" in capsys.readouterr().err
-
-
-def test_an_empty_folder_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """A folder without cassettes exits 2 and says how to record some."""
-    assert main(["cassettes", "check", str(tmp_path)]) == 2
-    assert "--record-mode once" in capsys.readouterr().err
+def test_a_cassette_written_during_ctrl_c_says_it_was_interrupted() -> None:
+    """Written while a KeyboardInterrupt unwinds (vcrpy saving on the way out), the provenance says so."""
+    document = {"version": 1, "interactions": [interaction()]}
+    try:
+        raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        interrupted = yaml.safe_load(dump_cassette(document, PROVENANCE))["provenance"]
+    try:
+        raise ValueError("a failing fixture is not an interruption")
+    except ValueError:
+        failed = yaml.safe_load(dump_cassette(document, PROVENANCE))["provenance"]
+    assert interrupted["interrupted"] == "KeyboardInterrupt (Ctrl-C)"
+    assert "interrupted" not in failed

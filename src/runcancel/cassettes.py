@@ -1,46 +1,45 @@
-"""Cassette files: read with line numbers, written with provenance, and their cancel answers checked.
+"""runcancel's own cassettes: read with line numbers for replay, written with provenance.
 
 A cassette is vcrpy's YAML format (version 1) with one more top-level mapping, written first:
 
-    provenance: {recorded_from, target, recorded_at, suite, record_mode, recorder}
+    provenance: {recorded_from, target, recorded_at, suite, record_mode, recorder, interactions}
     version: 1
     interactions:
     - request: {method, uri, body, headers}
       response: {status: {code, message}, headers, body: {string}}
 
-`read_cassette` is the one reader, for replay and for `runcancel cassettes check` alike: a file that
-exists but cannot be used raises `CassetteError` naming the file and the line, never a YAML or
-KeyError traceback. `check_cassettes` re-applies the suites' own checks to every recorded answer of
-the cancel path and returns findings; `render_check` writes them, by clause.
+`read_cassette` is replay's reader: a file that exists but cannot be used raises `CassetteError`
+naming the file and the line, never a YAML or KeyError traceback. `provenance.interactions` is the
+number of interactions written, so that a file cut short is known as such; a cassette written while
+the recording was being interrupted (Ctrl-C) says so in `provenance.interrupted`. Checking recorded
+traffic of any format (these cassettes, other projects' vcrpy and Ruby VCR cassettes, HAR files) is
+`runcancel.recordings`.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
+import sys
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 import yaml
 
-from runcancel.findings import Finding, NotVerified, Severity
-from runcancel.targets import SHORTENED_SEGMENT, Exchange
+from runcancel.targets import Exchange
 
 __all__ = [
     "CANCEL_PATH",
     "CassetteError",
     "CassetteFile",
-    "CheckReport",
     "Interaction",
-    "check_cassettes",
     "dump_cassette",
     "find_cassettes",
     "read_cassette",
-    "render_check",
 ]
 
 CANCEL_PATH = re.compile(r"/threads/(?P<thread>[^/]+)/runs/(?P<run>[^/]+)/cancel/?$")
@@ -290,9 +289,18 @@ def dump_cassette(document: Mapping[str, Any], provenance: Mapping[str, Any]) ->
     """The YAML text of a cassette: provenance first, then vcrpy's document, lines never folded.
 
     Long lines stay whole so that a search for a string finds it (a folded line would hide a secret
-    from the very search that proves it absent).
+    from the very search that proves it absent). The provenance gets the number of interactions, and
+    `interrupted` when the cassette is written while a KeyboardInterrupt unwinds the recording (vcrpy
+    saves what it has on the way out): either lets a reader tell a cassette cut short.
     """
-    data = {"provenance": dict(provenance), **{k: _plain(v) for k, v in document.items()}}
+    provenance = dict(provenance)
+    interactions = document.get("interactions")
+    if isinstance(interactions, list):
+        provenance["interactions"] = len(interactions)
+    in_flight = sys.exc_info()[1]
+    if isinstance(in_flight, KeyboardInterrupt):
+        provenance["interrupted"] = "KeyboardInterrupt (Ctrl-C)"
+    data = {"provenance": provenance, **{k: _plain(v) for k, v in document.items()}}
     text: str = yaml.dump(
         data,
         Dumper=_SafeDumper,
@@ -311,209 +319,3 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     return value
-
-
-# -- checking ----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Located:
-    """A finding and the cassette line of the answer it is about."""
-
-    where: str
-    finding: Finding
-
-
-@dataclass
-class CheckReport:
-    """What `check_cassettes` found: findings by clause, the clauses that held, the unreadable files."""
-
-    root: Path
-    cassettes: int = 0
-    answers: int = 0
-    ok_answers: int = 0
-    findings: dict[str, list[Located]] = field(default_factory=dict)
-    held: set[str] = field(default_factory=set)
-    not_verified: set[str] = field(default_factory=set)
-    errors: list[CassetteError] = field(default_factory=list)
-    without_provenance: list[Path] = field(default_factory=list)
-
-    @property
-    def broken(self) -> dict[str, list[Located]]:
-        return {
-            clause: found
-            for clause, found in self.findings.items()
-            if any(x.finding.severity is Severity.BREAKING for x in found)
-        }
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors and not self.broken
-
-
-def check_cassettes(paths: Iterable[Path], root: Path) -> CheckReport:
-    """Check every recorded answer on the cancel path against the contract; keep going past bad files."""
-    report = CheckReport(root=root)
-    for path in paths:
-        report.cassettes += 1
-        try:
-            cassette = read_cassette(path)
-        except CassetteError as exc:
-            report.errors.append(exc)
-            continue
-        if cassette.provenance is None:
-            report.without_provenance.append(path)
-        for interaction in cassette.interactions:
-            if not interaction.on_cancel_path:
-                continue
-            report.answers += 1
-            report.ok_answers += int(interaction.status == 200)
-            where = f"{display_path(path)}:{interaction.line}"
-            for clause, outcome in check_interaction(interaction).items():
-                if isinstance(outcome, NotVerified):
-                    report.not_verified.add(clause)
-                elif outcome:
-                    report.findings.setdefault(clause, []).extend(Located(where, f) for f in outcome)
-                else:
-                    report.held.add(clause)
-    report.held -= set(report.findings)
-    report.not_verified -= report.held | set(report.findings)
-    return report
-
-
-def check_interaction(interaction: Interaction) -> dict[str, NotVerified | list[Finding]]:
-    """The suites' own checks, applied to one recorded answer; the expectation follows from the request.
-
-    A 200 to a cancel is checked clause by clause like the shape suite's answer. An error answer is
-    checked like the errors and lifecycle suites check it: a request without a key must get the
-    no-key answer, one with another key the wrong-key answer, one without the beta header the
-    invalid-beta answer, another method the unknown-URL answer; otherwise the refusal must be one of
-    the documented ones (400 cannot cancel, 404 not found, 429), in the error envelope.
-    """
-    from runcancel.checks import check_cancel_answer, check_error_answer
-    from runcancel.rules import CancelContext
-
-    exchange = interaction.exchange()
-    match = CANCEL_PATH.search(interaction.path)
-    assert match is not None
-    thread_id, run_id = unquote(match["thread"]), unquote(match["run"])
-    refused = _refusal(interaction)
-    if refused is None and interaction.status == 200:
-        return dict(check_cancel_answer(exchange, CancelContext(thread_id, run_id)))
-    clause, expectation = refused or _error_expectation(interaction, thread_id, run_id)
-    if SHORTENED_SEGMENT.search(match["thread"]) or SHORTENED_SEGMENT.search(match["run"]):
-        reason = (
-            "the recorded URI shortens an id too long for a URL (targets.send_raw), so it cannot be compared"
-        )
-        return {clause: NotVerified(clause, reason)}
-    return {clause: check_error_answer(exchange, clause, expectation)}
-
-
-def _refusal(interaction: Interaction) -> tuple[str, Any] | None:
-    """The answer a request must get whatever the run: no key, another key, no or old beta, wrong method."""
-    from runcancel.checks import ErrorExpectation
-
-    headers = interaction.request_headers
-    auth = headers.get("authorization") or headers.get("api-key")
-    beta = headers.get("openai-beta")
-    if interaction.method != "POST":
-        message = f"Invalid URL ({interaction.method} {interaction.path})"
-        return "error.wrong_method", ErrorExpectation(404, code="unknown_url", message=message)
-    if auth is None:
-        return "error.no_key", ErrorExpectation(401, message_prefix="You didn't provide an API key.")
-    if "<other-key>" in auth:
-        return "error.wrong_key", ErrorExpectation(
-            401, code="invalid_api_key", message_prefix="Incorrect API key provided"
-        )
-    if beta is None:
-        return "error.no_beta", ErrorExpectation(
-            400, code="invalid_beta", message_prefix="You must provide the 'OpenAI-Beta' header"
-        )
-    if beta != "assistants=v2":
-        return "error.beta_v1", ErrorExpectation(400, code="invalid_beta")
-    return None
-
-
-def _error_expectation(interaction: Interaction, thread_id: str, run_id: str) -> tuple[str, Any]:
-    """The refusal a well-formed cancel may get: 404 not found, 400 cannot cancel, or 429."""
-    from runcancel.checks import ErrorExpectation
-
-    message = _error_message(interaction)
-    if interaction.status == 404 and message.startswith("No thread found"):
-        return "error.unknown_thread", ErrorExpectation(
-            404, message=f"No thread found with id '{thread_id}'."
-        )
-    if interaction.status == 404:
-        return "error.unknown_run", ErrorExpectation(404, message=f"No run found with id '{run_id}'.")
-    if interaction.status == 429:
-        return "error.envelope", ErrorExpectation(429, type=_error_type(interaction))
-    refused = re.fullmatch(r"Cannot cancel run with status '(\w+)'\.", message)
-    status = refused[1] if refused else None
-    clause = (
-        "lifecycle.cancel_twice" if status in ("cancelling", "cancelled") else "lifecycle.cancel_finished"
-    )
-    known = ("cancelling", "cancelled", "completed", "failed", "expired", "incomplete")
-    expected = f"Cannot cancel run with status '{status if status in known else '<status>'}'."
-    return clause, ErrorExpectation(400, message=expected)
-
-
-def _error_body(interaction: Interaction) -> dict[str, Any]:
-    try:
-        data = interaction.exchange().json()
-    except ValueError:
-        return {}
-    error = data.get("error") if isinstance(data, dict) else None
-    return error if isinstance(error, dict) else {}
-
-
-def _error_message(interaction: Interaction) -> str:
-    message = _error_body(interaction).get("message")
-    return message if isinstance(message, str) else ""
-
-
-def _error_type(interaction: Interaction) -> str:
-    kind = _error_body(interaction).get("type")
-    return kind if isinstance(kind, str) else "requests"
-
-
-def render_check(report: CheckReport) -> str:
-    """The check's findings by clause, then the files that could not be read; one line per fact."""
-    from runcancel.clauses import all_clauses
-
-    titles = {c.id: c.title for c in all_clauses().values()}
-    readable = report.cassettes - len(report.errors)
-    lines = [
-        f"runcancel cassettes check: {display_path(report.root)}: {report.cassettes} cassettes, "
-        f"{report.answers} recorded answers on the cancel path ({report.ok_answers} answered 200)"
-    ]
-    for clause in sorted(report.findings):
-        found = report.findings[clause]
-        title = titles.get(clause)
-        lines.append("")
-        lines.append(f"{clause}" + (f" ({title})" if title else "") + f": {len(found)} finding(s)")
-        for item in found:
-            f = item.finding
-            note = "" if f.severity is Severity.BREAKING else f" ({f.severity.value})"
-            lines.append(f"  {item.where}: {f.path}: expected {f.expected}; observed {f.observed}{note}")
-            if f.evidence is not None:
-                lines.append(f"    request: {f.evidence}")
-    if report.errors:
-        lines.append("")
-        lines.append(f"{len(report.errors)} cassette(s) could not be checked:")
-        for error in report.errors:
-            lines.append(f"  {error.location}: {error.problem}")
-            if error.hint:
-                lines.append(f"    {error.hint}")
-    if report.without_provenance:
-        lines.append("")
-        lines.append("without provenance (recorded outside runcancel?):")
-        lines.extend(f"  {display_path(p)}" for p in report.without_provenance)
-    broken = report.broken
-    lines.append("")
-    lines.append(
-        f"{len(report.held)} clauses held, {len(broken)} broken, "
-        f"{len(report.findings) - len(broken)} with additive findings only, "
-        f"{len(report.not_verified)} not verified by recorded answers alone; "
-        f"{readable} of {report.cassettes} cassettes readable"
-    )
-    return "\n".join(lines)

@@ -62,17 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Work with the cassettes recorded by `pytest contracts --record-mode ...`.",
     )
     cassette_commands = cassettes.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
-    check = cassette_commands.add_parser(
-        "check",
-        help="check every recorded cancel answer against the contract",
-        description="Check every recorded answer on the cancel path against the contract and print "
-        "the findings by clause. Exit 0: all clauses hold; 1: a clause is broken or a cassette is "
-        "unreadable; 2: nothing to check.",
-    )
-    check.add_argument(
-        "path", nargs="?", default="cassettes", help="a cassette or a folder of them (default: %(default)s)"
-    )
-    check.set_defaults(command=run_cassettes_check)
+    from runcancel.recordings.cli import add_baseline_arguments, add_check_command
+
+    add_check_command(cassette_commands)
     cassettes.set_defaults(command=lambda _args: _missing_command(cassettes))
 
     certify = commands.add_parser(
@@ -98,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Exit 0 when no drift fails the policy (--fail-on); clause failures alone do not count here.",
     )
     drift.add_argument("url", help="the server's base URL, or 'mock'")
-    drift.add_argument("--baseline", required=True, metavar="DIR", help="a folder of recorded cassettes")
+    add_baseline_arguments(drift)
     _suite_options(drift, leave_out=("drift_baseline",))
     drift.set_defaults(command=run_drift)
     return parser
@@ -284,8 +276,11 @@ def run_drift(args: argparse.Namespace) -> int:
         settings = resolve_settings({"fail_on": args.fail_on, "reports_dir": args.reports_dir}, os.environ)
     except SettingsError as exc:
         raise UsageError(str(exc)) from None
+    from runcancel.recordings.cli import drift_baseline
+
     args.fail_on = "never"  # the suites' clause failures are certify's business, not drift's
-    code = _run_pytest(args, args.url, ["--runcancel-drift-baseline", args.baseline])
+    with drift_baseline(args):
+        code = _run_pytest(args, args.url, ["--runcancel-drift-baseline", args.baseline])
     if code != 0:
         return code
     folder = Path(settings.reports_dir.value)
@@ -305,28 +300,10 @@ def _missing_command(parser: argparse.ArgumentParser) -> int:
 
 
 def run_cassettes_check(args: argparse.Namespace) -> int:
-    """``runcancel cassettes check [PATH]``: findings by clause; 1 if a clause broke or a file is unusable."""
-    from pathlib import Path
+    """``runcancel cassettes check [PATH]``: see ``runcancel.recordings.cli``."""
+    from runcancel.recordings.cli import run_check
 
-    from runcancel.cassettes import check_cassettes, find_cassettes, render_check
-
-    root = Path(args.path)
-    try:
-        paths = find_cassettes(root)
-    except FileNotFoundError:
-        raise UsageError(
-            f"no cassettes at {args.path!r} (no such file or folder). Record them with "
-            "`pytest --pyargs runcancel.contracts --target mock --record-mode once`, or give their folder: "
-            "runcancel cassettes check PATH"
-        ) from None
-    if not paths:
-        raise UsageError(
-            f"no cassettes (*.yaml) under {args.path!r}. Record them with "
-            "`pytest --pyargs runcancel.contracts --target mock --record-mode once`."
-        )
-    report = check_cassettes(paths, root)
-    print(render_check(report))
-    return 0 if report.ok else 1
+    return run_check(args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

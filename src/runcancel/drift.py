@@ -1,9 +1,13 @@
 """Drift: how a target's answers differ from a baseline, and what the target as a whole is.
 
-A baseline is a folder of cassettes (recorded answers). Answers are compared by request signature
-(method, path with ids replaced, how the request authenticated, its beta header) and by shape, not
-value: ids, timestamps and request ids differ on every recording, so a field is compared by its
-JSON types and presence, a message by its text with the ids taken out.
+A baseline is a folder or a file of recorded traffic in any format `runcancel.recordings` reads
+(runcancel's cassettes, other projects' vcrpy and Ruby VCR cassettes, HAR files). Answers are compared
+by request signature (method, path with ids replaced, how the request authenticated, its beta header)
+and by shape, not value: ids, timestamps and request ids differ on every recording, so a field is
+compared by its JSON types and presence, a message by its text with the ids taken out. The Run is one
+object across routes: every Run of the baseline (created, read, listed, cancelled, streamed) is
+compared with every Run of the target, its fields by presence across all of them and its types status
+by status, and each difference names when the field came or went upstream (`eras`).
 
 Severities: a removed field, a changed type, a field newly null, a status code no longer given or a
 new one, an error message changed, a contract header gone: breaking. A new field, a new header:
@@ -13,20 +17,23 @@ additive. A header gone that the contract does not name, a field no longer null:
 from __future__ import annotations
 
 import json
+import os
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-import yaml
-
+from runcancel.eras import era_of, field_note
 from runcancel.findings import Evidence, Finding, Severity, TargetVerdict, preview
+from runcancel.recordings.runs import looks_like_sse, runs_in, sse_runs
+from runcancel.scrub import scrub_url
 from runcancel.session import MAX_BODY
 
 __all__ = [
+    "SKIP_BROKEN_ENV",
     "Answer",
     "BaselineError",
     "TargetVerdict",
@@ -74,6 +81,12 @@ class Answer:
     body: Any
     url: str
     complete: bool = True  # False: the body was not kept (too large); its shape is not compared
+    streamed: tuple[Any, ...] = ()  # the Runs of a streamed answer's `thread.run.*` events
+
+    @property
+    def runs(self) -> list[Any]:
+        """The Runs this answer carries (a Run, a list's `data[]`, a stream's events)."""
+        return [*runs_in(self.body), *self.streamed] if self.complete else []
 
     @property
     def route(self) -> bool:
@@ -165,78 +178,132 @@ def _message(body: Any) -> str | None:
 
 # -- the baseline ------------------------------------------------------------------------------------
 
+SKIP_BROKEN_ENV = "RUNCANCEL_DRIFT_SKIP_BROKEN"
 
-def load_baseline(folder: Path) -> tuple[list[Answer], list[str]]:
-    """Every answer recorded in the cassettes under `folder`, and a note for each file left out."""
-    if not folder.is_dir():
+
+def load_baseline(where: Path, skip_broken: bool | None = None) -> tuple[list[Answer], list[str]]:
+    """Every answer recorded under `where` (a folder or one file, any format), and notes about them.
+
+    A file that cannot be read, or that was cut short, fails the baseline with its name unless
+    `skip_broken` (default: the environment variable RUNCANCEL_DRIFT_SKIP_BROKEN=1): then it is left
+    out with a note. A baseline holding no Run and no error answer of the Assistants API is refused.
+    """
+    from runcancel.recordings.model import display_path
+    from runcancel.recordings.pool import map_files
+    from runcancel.recordings.reader import SUFFIXES, find_recordings
+
+    if skip_broken is None:
+        skip_broken = os.environ.get(SKIP_BROKEN_ENV, "") not in ("", "0")
+    try:
+        files = find_recordings(where)
+    except FileNotFoundError:
         raise BaselineError(
-            f"runcancel: the drift baseline {folder} is not a folder. Give the folder of recorded "
-            "cassettes (e.g. --drift-baseline cassettes/), or record one first with --record-mode once."
-        )
-    files = sorted(p for p in folder.rglob("*.yaml") if p.is_file())
+            f"runcancel: the drift baseline {where} is not a folder. Give the folder of recorded cassettes "
+            "(runcancel's or other projects' vcrpy or Ruby VCR cassettes, HAR files) or one such file, e.g. "
+            "--drift-baseline cassettes/, or record one first with --record-mode once."
+        ) from None
     answers: list[Answer] = []
-    notes: list[str] = []
-    for file in files:
-        try:
-            answers += _cassette_answers(file)
-        except (yaml.YAMLError, BaselineError, ValueError, TypeError, KeyError) as exc:
-            notes.append(f"{file}: left out ({_first_line(exc)})")
-    if not any(signature_path(a.path).endswith("/runs/{id}/cancel") for a in answers):
-        raise BaselineError(
-            f"runcancel: the drift baseline {folder} holds no recorded cancel answer ({len(files)} YAML "
-            "files read). Record one against a known-good target with "
-            "`pytest contracts --target URL --record-mode once`, then compare against that folder."
+    broken: list[str] = []
+    formats: Counter[str] = Counter()
+    for found, format_name, problem in map_files(_file_answers, files):
+        if problem is not None:
+            broken.append(problem)
+            continue
+        formats[format_name] += 1
+        answers += found
+    if broken and not skip_broken:
+        shown = "\n  ".join(broken[:10]) + (
+            f"\n  ... and {len(broken) - 10} more" if len(broken) > 10 else ""
         )
+        raise BaselineError(
+            f"runcancel: the drift baseline {where} has {len(broken)} file(s) that cannot be used:"
+            f"\n  {shown}\n"
+            "Fix or remove them, or give --skip-broken to compare with the other files and name these in "
+            "the report."
+        )
+    runs = [run for a in answers for run in a.runs]
+    errors = [a for a in answers if 400 <= a.status < 500 and _message(a.body) is not None]
+    if not runs and not errors:
+        kinds = ", ".join(f"*{s}" for s in SUFFIXES)
+        raise BaselineError(
+            f"runcancel: the drift baseline {where} holds no recorded Run and no error answer of the "
+            f"Assistants API ({len(files)} files read: {kinds}; {len(answers)} answers). Give recordings of "
+            "the threads and runs routes, or record some against a known-good target with "
+            "`pytest contracts --target URL --record-mode once`."
+        )
+    notes = [f"{line}: left out (--skip-broken)" for line in broken]
+    read = ", ".join(f"{count} {name}" for name, count in formats.most_common())
+    notes.append(
+        f"drift baseline {display_path(where)}: {len(files) - len(broken)} files read ({read}), "
+        f"{len(answers)} answers, {len(runs)} Runs, {len(errors)} error answers"
+    )
+    keysets = Counter(tuple(run) for run in runs)
+    if keysets:
+        notes.append(f"drift baseline era: {era_of(keysets.most_common(1)[0][0]).describe()}")
     return answers, notes
 
 
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+def _file_answers(file: Path) -> tuple[list[Answer], str, str | None]:
+    """The answers of one baseline file, its format's name, or what makes it unusable."""
+    from runcancel.recordings.model import RecordingError
+    from runcancel.recordings.reader import read_recording
+
+    try:
+        recording = read_recording(file)
+        return [_answer(rec, recording.ours) for rec in recording.exchanges], recording.format_name, None
+    except RecordingError as exc:
+        return [], "", f"{exc.location}: {exc.problem}"
 
 
-def _cassette_answers(file: Path) -> list[Answer]:
-    data = yaml.safe_load(file.read_text(encoding="utf-8"))
-    if not isinstance(data, dict) or not isinstance(data.get("interactions"), list):
-        raise BaselineError("not a cassette: no `interactions` list")
-    answers = []
-    for interaction in data["interactions"]:
-        request, response = interaction["request"], interaction["response"]
-        headers = {k.lower(): v for k, v in (request.get("headers") or {}).items()}
-        auth_values = headers.get("authorization")
-        auth = "absent" if not auth_values else ("valid" if "<valid" in str(auth_values[0]) else "other")
-        beta_values = headers.get("openai-beta")
-        raw = (response.get("body") or {}).get("string", "")
-        text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else str(raw)
-        complete = len(text) <= MAX_BODY
+def _answer(rec: Any, ours: bool) -> Answer:
+    """A recorded exchange as drift compares it; how the request authenticated, as far as it is known."""
+    headers = rec.request_headers
+    key = headers.get("authorization") or headers.get("api-key")
+    if key is not None and "<other-key>" in key:
+        auth = "other"
+    elif key is not None and "<valid-key>" in key:
+        auth = "valid"
+    elif ours:
+        auth = "absent" if key is None else "other"
+    else:
+        # Another project's recorder may have filtered the key: only the answer says how it went.
+        auth = ("absent" if key is None else "other") if rec.status == 401 else "valid"
+    complete = len(rec.body) <= MAX_BODY and rec.undecoded is None
+    body: Any = None
+    streamed: tuple[Any, ...] = ()
+    if complete and looks_like_sse(rec.content_type, rec.body):
+        streamed = tuple(data for _event, data in sse_runs(rec.body.decode("utf-8", "replace")) if data)
+    elif complete:
         try:
-            body = json.loads(text)
+            body = json.loads(rec.body)
         except ValueError:
             body = None
-        answers.append(
-            Answer(
-                method=str(request["method"]).upper(),
-                path=urlsplit(str(request["uri"])).path,
-                auth=auth,
-                beta=str(beta_values[0]) if beta_values else None,
-                status=int(response["status"]["code"]),
-                header_names=frozenset(k.lower() for k in (response.get("headers") or {})),
-                body=body if complete else None,
-                url=str(request["uri"]),
-                complete=complete,
-            )
-        )
-    return answers
+    return Answer(
+        method=rec.method,
+        path=rec.path,
+        auth=auth,
+        beta=headers.get("openai-beta"),
+        status=rec.status,
+        header_names=frozenset(k.lower() for k in rec.headers),
+        body=body,
+        url=scrub_url(rec.url),
+        complete=complete,
+        streamed=streamed,
+    )
 
 
 # -- comparing ---------------------------------------------------------------------------------------
 
 
 def compare(baseline: Iterable[Answer], current: Iterable[Answer]) -> list[Finding]:
-    """Drift findings of the current answers against the baseline, request signature by signature."""
-    before = _by_signature(a for a in baseline if a.route)
-    now = _by_signature(a for a in current if a.route)
+    """Drift findings of the current answers against the baseline: request signature by signature,
+    and the Run across routes. When nothing could be paired, one breaking finding says so."""
+    old_answers, new_answers = list(baseline), list(current)
+    before = _by_signature(a for a in old_answers if a.route)
+    now = _by_signature(a for a in new_answers if a.route)
     findings: list[Finding] = []
-    for signature in sorted(set(before) & set(now), key=str):
+    paired = sorted(set(before) & set(now), key=str)
+    for signature in paired:
         old, new = before[signature], now[signature]
         where = f"{signature[0]} {signature[1]}"
         example = new[0].evidence
@@ -257,7 +324,172 @@ def compare(baseline: Iterable[Answer], current: Iterable[Answer]) -> list[Findi
             is_ = [a for a in new if a.status == status and a.complete]
             if was and is_:
                 findings += _compare_answers(f"{where} -> {status}", was, is_)
+    old_runs = [run for a in old_answers for run in a.runs if isinstance(run, dict)]
+    new_run_answers = [a for a in new_answers if a.runs]
+    if old_runs and new_run_answers:
+        findings += compare_runs(old_runs, new_run_answers)
+    elif not paired:
+        findings.append(_nothing_compared(old_answers, new_answers))
     return findings
+
+
+def _routes(answers: list[Answer]) -> str:
+    routes = Counter(f"{a.method} {signature_path(a.path)}" for a in answers)
+    shown = ", ".join(route for route, _ in routes.most_common(4))
+    return shown + (f" and {len(routes) - 4} more" if len(routes) > 4 else "") if routes else "none"
+
+
+def _nothing_compared(old: list[Answer], new: list[Answer]) -> Finding:
+    old_runs = sum(len(a.runs) for a in old)
+    new_runs = sum(len(a.runs) for a in new)
+    return Finding(
+        "drift.nothing_compared",
+        "the baseline",
+        "at least one answer paired with a recorded one (same method, route, key and beta header), "
+        "or Runs on both sides",
+        f"nothing compared: the baseline has {len(old)} answers ({old_runs} Runs; {_routes(old)}), the "
+        f"target gave {len(new)} ({new_runs} Runs; {_routes(new)})",
+        Severity.BREAKING,
+    )
+
+
+RUN_WHERE = "Run (every route)"
+
+
+def compare_runs(old_runs: list[dict[str, Any]], new: list[Answer]) -> list[Finding]:
+    """The Run as one object: fields by presence over every Run of every route, types status by
+    status; each field that came or went upstream says when (`eras.FIELD_HISTORY`)."""
+    new_runs = [run for a in new for run in a.runs if isinstance(run, dict)]
+    example = new[0].evidence
+    findings: list[Finding] = []
+
+    def add(clause: str, path: str, expected: str, observed: str, severity: Severity) -> None:
+        note = field_note(path)
+        observed = f"{observed} ({path.removeprefix('$.')}: {note})" if note else observed
+        findings.append(Finding(clause, f"{RUN_WHERE} {path}", expected, observed, severity, example))
+
+    old_seen, old_parents, _ = _presence(old_runs)
+    new_seen, new_parents, new_types = _presence(new_runs)
+    for path in sorted(old_seen):
+        parent = _parent(path)
+        always = old_seen[path] == old_parents.get(parent, 0) > 0
+        if always and new_parents.get(parent, 0) > new_seen.get(path, 0):
+            missing = new_parents[parent] - new_seen.get(path, 0)
+            add(
+                "drift.field_removed",
+                path,
+                f"present (in all {old_seen[path]} recorded Runs)",
+                f"absent from {missing} of {new_parents[parent]} Runs",
+                Severity.BREAKING,
+            )
+    for path in sorted(set(new_seen) - set(old_seen)):
+        parent = _parent(path)
+        if old_parents.get(parent, 0) == 0:
+            continue  # the parent is new, or never an object in the baseline: reported at its top
+        types = "|".join(sorted(new_types[path]))
+        add(
+            "drift.field_added",
+            path,
+            "absent (in every recorded Run)",
+            f"present: {types}",
+            Severity.ADDITIVE,
+        )
+    by_status_old = _by_status(old_runs)
+    by_status_new = _by_status(new_runs)
+    for status in sorted(set(by_status_old) & set(by_status_new)):
+        was_shape, _ = _merged_runs(by_status_old[status])
+        is_shape, _ = _merged_runs(by_status_new[status])
+        for path in sorted(set(was_shape) & set(is_shape)):
+            was, is_ = was_shape[path] - {"null"}, is_shape[path] - {"null"}
+            if is_ - was and was and not (is_ - was) <= _documented_types(path):
+                add(
+                    "drift.type",
+                    path,
+                    "|".join(sorted(was)) + f" (status {status})",
+                    "|".join(sorted(is_)),
+                    Severity.BREAKING,
+                )
+            if "null" in is_shape[path] and "null" not in was_shape[path] and was:
+                add("drift.nullability", path, f"never null (status {status})", "null", Severity.BREAKING)
+    old_era = era_of(Counter(tuple(r) for r in old_runs).most_common(1)[0][0])
+    new_era = era_of(Counter(tuple(r) for r in new_runs).most_common(1)[0][0])
+    if old_era.era != new_era.era or old_era.count != new_era.count:
+        findings.append(
+            Finding(
+                "drift.era",
+                RUN_WHERE,
+                f"recorded Runs: {old_era.describe()}",
+                f"the target's Runs: {new_era.describe()}",
+                Severity.INFO,
+                example,
+            )
+        )
+    return findings
+
+
+def _documented_types(path: str) -> set[str]:
+    """The JSON types the contract allows for a top-level Run field (`$.tool_choice`: string and
+    object, the members of its union): another member than the baseline showed is not drift."""
+    from runcancel.contract import run_fields
+
+    name = path.removeprefix("$.")
+    schema = run_fields().get(name) if "." not in name and "[" not in name else None
+    found: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if not isinstance(node, dict):
+            return
+        kinds = node.get("type")
+        found.update([kinds] if isinstance(kinds, str) else kinds if isinstance(kinds, list) else [])
+        if "$ref" in node or "properties" in node:
+            found.add("object")
+        for value in node.get("enum", []) if isinstance(node.get("enum"), list) else []:
+            found.add(_json_type(value))
+        for key in ("anyOf", "oneOf", "allOf"):
+            for member in node.get(key, []) if isinstance(node.get(key), list) else []:
+                walk(member)
+
+    walk(schema)
+    if "number" in found:
+        found.add("integer")
+    return found
+
+
+def _parent(path: str) -> str:
+    return re.sub(r"(\.[^.\[\]]+|\[\])$", "", path)
+
+
+def _presence(runs: list[dict[str, Any]]) -> tuple[Counter[str], Counter[str], dict[str, set[str]]]:
+    """Per JSON path: in how many Runs it is present, in how many it is an object (a parent), its types."""
+    seen: Counter[str] = Counter()
+    parents: Counter[str] = Counter()
+    types: dict[str, set[str]] = defaultdict(set)
+    for run in runs:
+        found = shape(run)
+        for path, kinds in found.items():
+            if ".*" in path:
+                continue  # the user's own maps (metadata): their keys are values, not shape
+            if path != "$":
+                seen[path] += 1
+            if "object" in kinds or "array" in kinds:
+                parents[path] += 1
+            types[path] |= kinds
+    return seen, parents, types
+
+
+def _by_status(runs: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for run in runs:
+        grouped[str(run.get("status"))].append(run)
+    return grouped
+
+
+def _merged_runs(runs: list[dict[str, Any]]) -> tuple[dict[str, set[str]], set[str]]:
+    merged: dict[str, set[str]] = defaultdict(set)
+    for run in runs:
+        for path, types in shape(run).items():
+            merged[path] |= types
+    return dict(merged), set(merged)
 
 
 def _by_signature(answers: Iterable[Answer]) -> dict[tuple[str, str, str, str | None], list[Answer]]:
@@ -286,8 +518,11 @@ def _compare_answers(where: str, old: list[Answer], new: list[Answer]) -> list[F
     def add(clause: str, path: str, expected: str, observed: str, severity: Severity) -> None:
         findings.append(Finding(clause, f"{where} {path}", expected, observed, severity, example))
 
-    old_shape, old_always = _merged_shape(old)
-    new_shape, new_always = _merged_shape(new)
+    # Runs are compared once, across routes (`compare_runs`); here only the other bodies.
+    old_shape, old_always = _merged_shape([a for a in old if not a.runs])
+    new_shape, new_always = _merged_shape([a for a in new if not a.runs])
+    if not any(not a.runs for a in old) or not any(not a.runs for a in new):
+        old_shape, old_always, new_shape, new_always = {}, set(), {}, set()
     for path in sorted(old_always - new_always):
         add("drift.field_removed", path, "present", "absent", Severity.BREAKING)
     for path in sorted(set(new_shape) - set(old_shape)):

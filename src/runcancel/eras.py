@@ -20,7 +20,9 @@ __all__ = [
     "EraMatch",
     "era_named",
     "era_of",
+    "eras_seen",
     "field_note",
+    "session_era",
     "usage_era",
 ]
 
@@ -298,3 +300,20 @@ def usage_era(usage: Mapping[str, Any]) -> str | None:
         if set(keys) == set(wanted):
             return name
     return None
+
+
+def eras_seen(runs: Iterable[Mapping[str, Any]]) -> list[tuple[EraMatch, int]]:
+    """The era of each key set the given Runs show, with how many Runs showed it, most first."""
+    counts: dict[tuple[str, ...], int] = {}
+    for run in runs:
+        keys = tuple(run)
+        counts[keys] = counts.get(keys, 0) + 1
+    ranked = sorted(counts.items(), key=lambda item: -item[1])
+    return [(era_of(keys), count) for keys, count in ranked]
+
+
+def session_era(runs: Iterable[Mapping[str, Any]]) -> EraMatch | None:
+    """The era of the Runs a session (or a recording) saw: that of the key set most of them show;
+    None when there was no Run."""
+    seen = eras_seen(runs)
+    return seen[0][0] if seen else None

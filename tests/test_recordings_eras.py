@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from recordings_data import era_run
 from runcancel.eras import eras_seen, session_era
 
@@ -27,3 +29,23 @@ def test_a_run_between_eras_names_its_difference() -> None:
     era = session_era([run])
     assert era is not None
     assert era.describe() == "29 keys: closest to 2024-06..2025-02; also `service_tier`"
+
+
+def test_a_session_names_the_era_of_its_runs(pytester: pytest.Pytester) -> None:
+    """The built-in mock answers like the live API of 2025-03 on: the terminal and findings.json say so."""
+    import json
+
+    from runcancel.cli import suites_path
+
+    reports = pytester.path / "reports"
+    result = pytester.runpytest_subprocess(
+        str(suites_path() / "test_shape.py"),
+        "-p",
+        "no:cacheprovider",
+        "--runcancel-reports-dir",
+        str(reports),
+    )
+    result.stdout.fnmatch_lines(["era: 29 keys: like 2025-03..*"])
+    document = json.loads((reports / "findings.json").read_text())
+    assert document["era"]["era"] == "2025-03"
+    assert document["era"]["exact"] is True

@@ -7,6 +7,7 @@ the command line. Nothing here imports pytest: the plugin hands over what pytest
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import json
 import pickle
@@ -158,6 +159,8 @@ def conclude(
     reports. A partial or interrupted run never replaces a complete earlier report: it goes to
     `<reports>/partial/` then, and says so."""
     from runcancel.drift import Answer, compare, target_verdicts
+    from runcancel.eras import session_era
+    from runcancel.recordings.runs import runs_in
     from runcancel.reports import ReportError, build_report, write_reports
 
     check_runs_seen(record)
@@ -180,6 +183,8 @@ def conclude(
         run=run,
         requests=requests,
     )
+    era = session_era(run for seen in record.seen for run in runs_in(seen.body))
+    report = dataclasses.replace(report, era=era.as_json() if era is not None else None)
     finish.report = report
     folder = finish.reports_dir
     if not run.full and _complete_report_in(folder):

@@ -559,6 +559,8 @@ def pytest_terminal_summary(
         f"target {record.target_label}: {counts['passed']} clauses held, {counts['failed']} broken, "
         f"{counts['not verified']} not verified"
     )
+    if report.era is not None:
+        terminalreporter.write_line(f"era: {report.era['description']}")
     for line in format_clause_table(report, terminalreporter._tw.markup):
         terminalreporter.write_line(line)
     for finding in record.additive():

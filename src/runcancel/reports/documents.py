@@ -105,6 +105,7 @@ def findings_json(report: Report) -> dict[str, Any]:
         ],
         "findings": [_finding_json(f) for f in report.findings],
         "drift": {"baseline": report.baseline, "findings": [_finding_json(f) for f in report.drift]},
+        "era": report.era,
         "notes": list(report.notes),
         "run": run_json(report.run, report),
     }

@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal, cast
+from typing import Any, Literal, cast
 
 from runcancel import __version__
 from runcancel.clauses import all_clauses
@@ -153,6 +153,7 @@ class Report:
     notes: tuple[str, ...] = ()
     run: RunInfo | None = None
     duration: float | None = None  # seconds from start to finish, when both are known
+    era: dict[str, Any] | None = None  # the key-set era the target's Runs match (`EraMatch.as_json()`)
 
     @property
     def counts(self) -> dict[str, int]:

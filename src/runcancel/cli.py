@@ -187,8 +187,10 @@ def _pytest_args(args: argparse.Namespace, url: str | None, extra: Sequence[str]
     argv = [str(suites_path()), "-c", os.devnull, "--rootdir", os.getcwd(), "-p", "no:cacheprovider"]
     argv += [] if verbose else ["-q"]
     # pytest marks an installed plugin's package for assertion rewriting; this process imported it
-    # already (it is the command line), and its modules hold no test assertions to rewrite.
-    argv += ["-W", f"ignore:{_ALREADY_IMPORTED}:pytest.PytestAssertRewriteWarning"]
+    # already (it is the command line, which loads the mock's server, anyio included), and those
+    # modules hold no test assertions to rewrite.
+    for module in _ALREADY_IMPORTED_MODULES:
+        argv += ["-W", f"ignore:{_ALREADY_IMPORTED}{module}:pytest.PytestAssertRewriteWarning"]
     if url is not None:
         argv += [SETTINGS[0].option, url]
     for spec in SETTINGS:
@@ -202,7 +204,8 @@ def _pytest_args(args: argparse.Namespace, url: str | None, extra: Sequence[str]
     return [*argv, *extra, *passthrough]
 
 
-_ALREADY_IMPORTED = "Module already imported so cannot be rewritten; runcancel"
+_ALREADY_IMPORTED = "Module already imported so cannot be rewritten; "
+_ALREADY_IMPORTED_MODULES = ("runcancel", "anyio")
 
 
 class CliRun:

@@ -547,8 +547,8 @@ def test_the_terminal_table_is_a_few_lines(sample: Report) -> None:
     assert format_clause_table(sample) == [
         "target verdict endpoint-retired: every cancel answered 410",
         "clauses     held  broken  not verified",
-        "  shape       46       1             0",
-        "  lifecycle    7       0             1",
+        "  shape       47       1             0",
+        "  lifecycle    8       0             1",
         "  errors       6       0             2  (2 not checked in this run)",
         f"  probe     {len(probe_clauses()):>4}       0             0",
         f"NOT CERTIFIED: {n - 4} passed, 1 failed, 3 not verified (of {n} clauses); "

@@ -36,6 +36,7 @@ __all__ = [
     "check_runs_seen",
     "conclude",
     "exit_code",
+    "key_source",
     "merge_worker",
     "prepare",
     "reproduce_command",
@@ -158,12 +159,16 @@ def conclude(
     """Weigh everything seen (clauses, drift, whole-target verdicts) under the policy, and write the
     reports. A partial or interrupted run never replaces a complete earlier report: it goes to
     `<reports>/partial/` then, and says so."""
-    from runcancel.drift import Answer, compare, target_verdicts
+    from runcancel.arrange import CREATE_CLAUSE, create_status_outcome
+    from runcancel.drift import Answer, compare
     from runcancel.eras import session_era
     from runcancel.recordings.runs import runs_in
     from runcancel.reports import ReportError, build_report, write_reports
+    from runcancel.verdicts import target_verdicts
 
     check_runs_seen(record)
+    if any(seen.method == "POST" and not seen.url.rstrip("/").endswith("/cancel") for seen in record.seen):
+        record.record(CREATE_CLAUSE, create_status_outcome(record.seen), ARRANGING)  # creates were sent
     answers = [Answer.of_seen(seen) for seen in record.seen]
     drift = compare(finish.baseline, answers) if finish.baseline_label else []
     notes = [*finish.notes, *probe_lines]
@@ -174,7 +179,7 @@ def conclude(
     report = build_report(
         record,
         fail_on=record.settings.fail_on.value,
-        target_verdicts=target_verdicts(answers),
+        target_verdicts=target_verdicts(record.seen, key_source=key_source(record.settings), key_sent=True),
         drift=[record.clean_finding(f) for f in drift],
         baseline=finish.baseline_label,
         notes=notes,
@@ -194,6 +199,14 @@ def conclude(
     except ReportError as exc:
         finish.error = str(exc)
     return report
+
+
+def key_source(settings: Settings) -> str:
+    """Where the key the suites sent came from, for the verdicts (never the key itself). The suites
+    always send one: the key given, or else the built-in mock's."""
+    if settings.api_key.value:
+        return f"the key from {settings.api_key.source}"
+    return "the built-in mock's key (none was given with --api-key or OPENAI_API_KEY)"
 
 
 def _partial_note(run: RunInfo) -> str:

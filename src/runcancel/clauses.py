@@ -74,6 +74,13 @@ _SUITE_CLAUSES = (
         "live API",
         "lifecycle",
     ),
+    # judged at the session's end on every create the suites sent (runcancel.arrange)
+    Clause(
+        "arrange.create_status",
+        "creates answer 200, as the live API does (another 2xx: info)",
+        "live API",
+        "lifecycle",
+    ),
     # errors
     Clause(
         "error.unknown_thread", "unknown thread: 404 `No thread found with id '<id>'.`", "live API", "errors"
@@ -94,6 +101,14 @@ _SUITE_CLAUSES = (
         "every error answer is the OpenAI envelope: message, type, param, code",
         "official OpenAPI document; live API",
         "errors",
+    ),
+    # how the official SDK reads the answers (runcancel.consumer)
+    Clause(
+        "consumer.openai_sdk",
+        "the official `openai` package reads every Run (its `Run` type, strict) and error answer "
+        "(exception class, `type`, `code`, `param`)",
+        "openai SDK",
+        "shape",
     ),
 )
 

@@ -271,6 +271,10 @@ def _selection(config: pytest.Config, items: list[pytest.Item]) -> Selection:
     if named:
         reasons.append(f"tests named: {', '.join(named[:3])}" + (" ..." if len(named) > 3 else ""))
     clauses = {clause for item in items for clause in _item_clauses(item)}
+    if any(TALKING_FIXTURES.intersection(getattr(item, "fixturenames", ())) for item in items):
+        from runcancel.arrange import CREATE_CLAUSE
+
+        clauses.add(CREATE_CLAUSE)  # judged at the session's end on every create the tests sent
     return Selection.of(clauses, reasons)
 
 
@@ -550,6 +554,7 @@ def pytest_terminal_summary(
         return
     from collections import Counter
 
+    from runcancel.findings import folded_lines
     from runcancel.reports import format_clause_table, format_notes
 
     report, record = finish.report, suites.record
@@ -563,8 +568,8 @@ def pytest_terminal_summary(
         terminalreporter.write_line(f"era: {report.era['description']}")
     for line in format_clause_table(report, terminalreporter._tw.markup):
         terminalreporter.write_line(line)
-    for finding in record.additive():
-        terminalreporter.write_line(f"additive: [{finding.clause}] {finding.path}: {finding.observed}")
+    for line in folded_lines(record.additive(), prefix="additive: "):
+        terminalreporter.write_line(line)
     if finish.baseline_label:
         by = Counter(f.severity.value for f in report.drift)
         terminalreporter.write_line(

@@ -14,7 +14,7 @@ import pytest
 from runcancel.arrange import ArrangedRun, ArrangeError, Arranger, NotArranged
 from runcancel.session import SessionRecord
 
-__all__ = ["SuiteArranger", "retired"]
+__all__ = ["SuiteArranger", "blocking"]
 
 
 @dataclass
@@ -42,15 +42,18 @@ class SuiteArranger(Arranger):
             self.refused(exc)
 
     def refused(self, exc: ArrangeError) -> NoReturn:
-        """A target whose every answer says it is retired skips (one verdict on top), else fails."""
-        if self.record is not None and retired(self.record):
-            pytest.skip("not verified: endpoint retired or not implemented (see the runcancel summary)")
+        """A target whose answers so far draw a blocking verdict (auth refused, endpoint retired, cannot
+        arrange) skips, the verdict on top of the summary; any other refusal fails."""
+        kind = blocking(self.record) if self.record is not None else None
+        if kind is not None:
+            pytest.skip(f"not verified: target verdict {kind} (see the runcancel summary)")
         pytest.fail(self.clean(f"runcancel: {exc}"), pytrace=False)
 
 
-def retired(record: SessionRecord) -> bool:
-    """Whether the answers seen so far say the endpoint is retired or not implemented."""
-    from runcancel.drift import Answer, target_verdicts
+def blocking(record: SessionRecord) -> str | None:
+    """The kind of the verdict that makes arranging pointless, drawn from the answers seen so far."""
+    from runcancel.certify import key_source
+    from runcancel.verdicts import blocking_verdict, target_verdicts
 
-    verdicts = target_verdicts([Answer.of_seen(seen) for seen in record.seen])
-    return any(v.kind == "endpoint-retired" for v in verdicts)
+    verdict = blocking_verdict(target_verdicts(record.seen, key_source=key_source(record.settings)))
+    return verdict.kind if verdict is not None else None

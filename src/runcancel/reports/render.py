@@ -13,7 +13,7 @@ from collections import Counter
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from runcancel.findings import Severity
+from runcancel.findings import Severity, state_text
 from runcancel.reports import markup
 from runcancel.reports.model import API_REFERENCE, ENDPOINT, STATES, Report
 
@@ -59,6 +59,7 @@ def _environment(kind: str) -> jinja2.Environment:
         duration=markup.duration_text,
         one_line=markup.one_line,
         css_class=lambda state: str(state).replace(" ", "-"),
+        state_text=state_text,
     )
     return env
 

@@ -47,7 +47,7 @@ EVIDENCE = Evidence("POST", CANCEL_URL, 200)
 STARTED = datetime(2026, 3, 1, 9, 30, 0, tzinfo=UTC)
 FINISHED = STARTED + timedelta(seconds=42.5)
 SHAPE = "contracts/test_shape.py"
-KEY = "sk-test-abcdefghijklmnop"
+KEY = "sk-test-abcdmnop"
 
 
 @pytest.fixture(autouse=True)

@@ -361,7 +361,7 @@ def test_bad_settings_of_a_target_are_one_paragraph(setting: str, value: object,
 def test_the_description_shows_no_secret() -> None:
     """The report header's lines name the profile, headers and key tail, never a secret value."""
     target = Target(
-        "http://h/v1", "sk-very-secret-key-9876", headers={"X-Api-Key": "hidden-value", "X-Tenant": "blue"}
+        "http://h/v1", "sk-secret-key-9876", headers={"X-Api-Key": "hidden-value", "X-Tenant": "blue"}
     )
     text = "\n".join(target.describe())
     assert "hidden-value" not in text

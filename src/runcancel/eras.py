@@ -69,6 +69,11 @@ class Era:
         return f"{self.name}.." if self.api == "v2" else self.name
 
 
+def _head(files: str) -> tuple[str, ...]:
+    """The keys up to `metadata` from 2024-02 on: v1's `file_ids` or v2's `tool_resources` in one place."""
+    return (*_V1_CORE, "required_action", "last_error", "model", "instructions", "tools", files, "metadata")
+
+
 ERAS: tuple[Era, ...] = (
     Era(
         "2023-11",
@@ -77,37 +82,11 @@ ERAS: tuple[Era, ...] = (
         "the endpoint's first shape (v1, `file_ids`)",
         "2024-01",
     ),
-    Era(
-        "2024-02",
-        "v1",
-        (
-            *_V1_CORE,
-            "required_action",
-            "last_error",
-            "model",
-            "instructions",
-            "tools",
-            "file_ids",
-            "metadata",
-            "usage",
-        ),
-        "+ `required_action`, `usage`",
-        "2024-03",
-    ),
+    Era("2024-02", "v1", (*_head("file_ids"), "usage"), "+ `required_action`, `usage`", "2024-03"),
     Era(
         "2024-04-v1",
         "v1",
-        (
-            *_V1_CORE,
-            "required_action",
-            "last_error",
-            "model",
-            "instructions",
-            "tools",
-            "file_ids",
-            "metadata",
-            *_TAIL_2024_04,
-        ),
+        (*_head("file_ids"), *_TAIL_2024_04),
         "+ `incomplete_details`, `max_completion_tokens`, `max_prompt_tokens`, `response_format`, "
         "`temperature`, `tool_choice`, `top_p`, `truncation_strategy` (v1, after the v2 launch)",
         None,
@@ -115,35 +94,14 @@ ERAS: tuple[Era, ...] = (
     Era(
         "2024-04",
         "v2",
-        (
-            *_V1_CORE,
-            "required_action",
-            "last_error",
-            "model",
-            "instructions",
-            "tools",
-            "tool_resources",
-            "metadata",
-            *_TAIL_2024_04,
-        ),
+        (*_head("tool_resources"), *_TAIL_2024_04),
         "v2: + `tool_resources`, - `file_ids`",
         "2024-05",
     ),
     Era(
         "2024-06",
         "v2",
-        (
-            *_V1_CORE,
-            "required_action",
-            "last_error",
-            "model",
-            "instructions",
-            "tools",
-            "tool_resources",
-            "metadata",
-            *_TAIL_2024_04,
-            "parallel_tool_calls",
-        ),
+        (*_head("tool_resources"), *_TAIL_2024_04, "parallel_tool_calls"),
         "+ `parallel_tool_calls`",
         "2025-02",
     ),
@@ -151,24 +109,11 @@ ERAS: tuple[Era, ...] = (
         "2025-03",
         "v2",
         (
-            *_V1_CORE,
-            "required_action",
-            "last_error",
-            "model",
-            "instructions",
-            "tools",
-            "tool_resources",
-            "metadata",
+            *_head("tool_resources"),
             "temperature",
             "top_p",
             "reasoning_effort",
-            "max_completion_tokens",
-            "max_prompt_tokens",
-            "truncation_strategy",
-            "incomplete_details",
-            "usage",
-            "response_format",
-            "tool_choice",
+            *_TAIL_2024_04[2:],
             "parallel_tool_calls",
         ),
         "+ `reasoning_effort`",

@@ -730,28 +730,17 @@ def pytest_fixture_setup(
     suites = request.config.stash[EARLY].suites if EARLY in request.config.stash else None
     talks = bool(TALKING_FIXTURES.intersection(fixturedef.argnames))
     ours = getattr(fixturedef.func, "__module__", None) == __name__
-    log = suites.requests if suites is not None else None
-    if log is not None and fixturedef.scope == "module" and talks and not ours:
-        with log.running(request.node.nodeid.split("::", 1)[0]):
-            return (yield from _fixture_in_cassette(fixturedef, request, suites))
-    return (yield from _fixture_in_cassette(fixturedef, request, suites))
-
-
-def _fixture_in_cassette(
-    fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest, suites: Suites | None
-) -> Generator[None, Any, Any]:
-    recorder = suites.recorder if suites is not None else None
-    if (
-        recorder is None
-        or fixturedef.scope == "function"
-        or not TALKING_FIXTURES.intersection(fixturedef.argnames)
-    ):
+    if suites is None or not talks or ours or fixturedef.scope == "function":
         return (yield)
-    if getattr(fixturedef.func, "__module__", None) == __name__:
-        return (yield)
-    node_path = getattr(request.node, "path", None)
-    suite = node_path.stem if node_path is not None and node_path.is_file() else "session"
-    with recorder.cassette(recorder.path(suite, fixturedef.argname)):
+    import contextlib
+
+    with contextlib.ExitStack() as stack:
+        if suites.requests is not None and fixturedef.scope == "module":
+            stack.enter_context(suites.requests.running(request.node.nodeid.split("::", 1)[0]))
+        if suites.recorder is not None:
+            node_path = getattr(request.node, "path", None)
+            suite = node_path.stem if node_path is not None and node_path.is_file() else "session"
+            stack.enter_context(suites.recorder.cassette(suites.recorder.path(suite, fixturedef.argname)))
         return (yield)
 
 

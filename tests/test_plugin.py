@@ -316,7 +316,7 @@ def test_an_unrelated_run_sees_nothing_of_runcancel(
 
 
 def test_loading_the_plugin_imports_nothing_heavy(pytester: pytest.Pytester) -> None:
-    """A run that uses no suite loads only the plugin and its settings table: no httpx, models, mock,
+    """A run that uses no suite loads only the plugin, its state module and the settings table: no httpx, models, mock,
     vcrpy, schemathesis glue or YAML."""
     pytester.makepyfile(UNRELATED)
     code = (
@@ -329,7 +329,10 @@ def test_loading_the_plugin_imports_nothing_heavy(pytester: pytest.Pytester) -> 
     )
     result = pytester.run(sys.executable, "-c", code)
     assert result.outlines[0] == "[]"
-    assert result.outlines[-1] == "['runcancel', 'runcancel.plugin', 'runcancel.settings']"
+    assert (
+        result.outlines[-1]
+        == "['runcancel', 'runcancel.plugin', 'runcancel.pytest_state', 'runcancel.settings']"
+    )
 
 
 RECORDING_TEST = """

@@ -25,7 +25,6 @@ from runcancel.drift import (
     load_baseline,
     message_template,
     signature_path,
-    target_verdicts,
 )
 from runcancel.findings import Severity
 
@@ -277,35 +276,6 @@ def test_drift_that_compared_nothing_says_so_and_fails() -> None:
     assert finding.severity is Severity.BREAKING
     assert "POST /assistants" in finding.observed
     assert "POST /threads" in finding.observed
-
-
-def test_an_endpoint_that_answers_nothing_but_404_is_retired() -> None:
-    """Every request answered 404 unknown_url: one verdict, endpoint retired or not implemented."""
-    unknown = {
-        "error": {
-            "message": "Invalid URL",
-            "type": "invalid_request_error",
-            "param": None,
-            "code": "unknown_url",
-        }
-    }
-    verdicts = target_verdicts([answer(unknown, 404, path="/v1/threads"), answer(unknown, 404)] * 20)
-    assert [v.kind for v in verdicts] == ["endpoint-retired"]
-    assert "all 40 authenticated requests were answered 404" in verdicts[0].message
-
-
-def test_a_404_for_a_run_just_created_is_a_missing_route() -> None:
-    """Runs are created but cancelling them answers 404: the cancel route is not implemented."""
-    created = answer({"id": "run_1", "status": "queued"}, path="/v1/threads/thread_1/runs")
-    verdicts = target_verdicts([created, answer({"detail": "Not Found"}, 404)])
-    assert [v.kind for v in verdicts] == ["route-not-implemented"]
-
-
-def test_a_mock_that_answers_examples_is_stateless() -> None:
-    """Cancel answers that never reflect the run (status queued, id 'string') name a stateless mock."""
-    verdicts = target_verdicts([answer({**RUN, "status": "queued", "id": "string"})] * 3)
-    assert [v.kind for v in verdicts] == ["stateless-mock"]
-    assert target_verdicts([answer()]) == []
 
 
 def test_another_documented_member_of_a_union_is_not_type_drift() -> None:

@@ -316,8 +316,8 @@ def test_an_unrelated_run_sees_nothing_of_runcancel(
 
 
 def test_loading_the_plugin_imports_nothing_heavy(pytester: pytest.Pytester) -> None:
-    """A run that uses no suite loads only the plugin, its state module and the settings table: no httpx, models, mock,
-    vcrpy, schemathesis glue or YAML."""
+    """A run that uses no suite loads only the plugin, its state module and the settings table: no
+    httpx, models, mock, vcrpy, schemathesis glue or YAML."""
     pytester.makepyfile(UNRELATED)
     code = (
         "import sys, pytest\n"

@@ -41,7 +41,6 @@ __all__ = [
     "load_baseline",
     "shape",
     "signature_path",
-    "target_verdicts",
 ]
 
 CONTRACT_HEADERS = frozenset({"content-type", "x-request-id", "openai-version", "openai-processing-ms"})
@@ -567,87 +566,3 @@ def _parent_is_new(path: str, old_shape: Mapping[str, set[str]]) -> bool:
     """Report a new object once, at its top, not once per field inside it."""
     parent = re.sub(r"(\.[^.\[\]]+|\[\])$", "", path)
     return parent != path and parent not in old_shape
-
-
-# -- the target as a whole ---------------------------------------------------------------------------
-
-
-def target_verdicts(answers: list[Answer]) -> list[TargetVerdict]:
-    """What the target is, when its answers say it plainly: retired, no cancel route, stateless."""
-    if not answers:
-        return []
-    verdicts: list[TargetVerdict] = []
-    if not any(200 <= a.status < 300 for a in answers) and all(
-        a.status in (404, 405, 410, 501) or _code(a) == "unknown_url" for a in answers if a.auth == "valid"
-    ):
-        valid = [a for a in answers if a.auth == "valid"] or answers
-        statuses = "/".join(str(s) for s in sorted({a.status for a in valid}))
-        verdicts.append(
-            TargetVerdict(
-                "endpoint-retired",
-                f"endpoint retired or not implemented: all {len(valid)} authenticated requests were answered "
-                f"{statuses}, none succeeded; every clause is not verified",
-                tuple(str(a.evidence) for a in valid[:3]),
-            )
-        )
-        return verdicts
-    created = {
-        str(a.body["id"])
-        for a in answers
-        if a.method == "POST"
-        and signature_path(a.path) == "/threads/{id}/runs"
-        and a.status == 200
-        and isinstance(a.body, dict)
-        and "id" in a.body
-    }
-    cancels = [
-        a for a in answers if a.method == "POST" and signature_path(a.path).endswith("/runs/{id}/cancel")
-    ]
-    missing = [a for a in cancels if a.status == 404 and a.auth == "valid" and _path_run_id(a) in created]
-    if (
-        created
-        and cancels
-        and all(a.status == 404 for a in cancels if _path_run_id(a) in created)
-        and missing
-    ):
-        verdicts.append(
-            TargetVerdict(
-                "route-not-implemented",
-                "cancel route not implemented: the target created runs but answered 404 to cancelling them",
-                tuple(str(a.evidence) for a in missing[:3]),
-            )
-        )
-    ok = [a for a in cancels if a.status == 200 and isinstance(a.body, dict)]
-    stateless = [
-        a
-        for a in ok
-        if a.body.get("status") not in ("cancelling", "cancelled") or a.body.get("id") != _path_run_id(a)
-    ]
-    if ok and len(stateless) == len(ok):
-        verdicts.append(
-            TargetVerdict(
-                "stateless-mock",
-                "stateless mock: no cancel answer reflected the run it named (status not cancelling or "
-                "cancelled, or ids not echoed), as a mock that answers schema examples does",
-                tuple(
-                    f"{a.evidence}: status {preview(a.body.get('status'))}, id {preview(a.body.get('id'))}"
-                    for a in stateless[:3]
-                ),
-            )
-        )
-    return verdicts
-
-
-def _code(answer: Answer) -> Any:
-    body = answer.body
-    return (
-        body["error"].get("code") if isinstance(body, dict) and isinstance(body.get("error"), dict) else None
-    )
-
-
-def _path_run_id(answer: Answer) -> str | None:
-    segments = [unquote(s) for s in answer.path.split("/")]
-    for i, segment in enumerate(segments[:-1]):
-        if segment == "runs":
-            return segments[i + 1]
-    return None

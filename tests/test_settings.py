@@ -241,15 +241,16 @@ def test_the_settings_for_later_use_are_parsed(
     assert getattr(resolve_settings(options, env, {}), name).value == value
 
 
-def test_the_accept_file_is_read(tmp_path: pytest.TempPathFactory) -> None:
-    """--accept takes a YAML or TOML file holding a table or list; anything else is refused."""
+def test_the_accept_setting_names_a_yaml_or_toml_file(tmp_path: pytest.TempPathFactory) -> None:
+    """--accept takes an existing .yaml, .yml or .toml file (its entries are read by certify.prepare);
+    another suffix is refused in one paragraph."""
     from pathlib import Path
 
     folder = Path(str(tmp_path))
     good = folder / "accepted.toml"
-    good.write_text('[[deviation]]\nclause = "schema.undocumented_field"\n')
+    good.write_text('[[accept]]\nclause = "schema.undocumented_field"\nreason = "r"\n')
     assert resolve_settings({"accept": str(good)}, {}, {}).accept.value == str(good)
-    bad = folder / "accepted.yaml"
-    bad.write_text("just a sentence\n")
-    with pytest.raises(SettingsError, match="holds str, not a table or a list"):
-        resolve_settings({"accept": str(bad)}, {}, {})
+    other = folder / "accepted.json"
+    other.write_text("{}")
+    with pytest.raises(SettingsError, match=r"\(\.yaml, \.yml, \.toml\)"):
+        resolve_settings({"accept": str(other)}, {}, {})

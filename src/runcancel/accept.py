@@ -34,8 +34,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from runcancel.findings import Finding, Severity
 
 __all__ = [
@@ -86,15 +84,26 @@ class Entry:
         return f"{named} ({self.where}): {self.reason}"
 
 
-def load_accepted(path: Path, known_clauses: Iterable[str] | None = None) -> list[Entry]:
-    """The entries of `path`; AcceptError, in one paragraph, for a file that cannot be used."""
-    given = f"--accept {path}"
+def load_accepted(
+    path: Path, known_clauses: Iterable[str] | None = None, *, given: str | None = None
+) -> list[Entry]:
+    """The entries of `path`; AcceptError, in one paragraph, for a file that cannot be used. `given`
+    names the setting as the user gave it (`--accept FILE`, `RUNCANCEL_ACCEPT FILE`) in messages."""
+    given = given or f"--accept {path}"
     if not path.is_file():
         raise AcceptError(
             f"runcancel: {given}: no such file. Give the path of a YAML (.yaml, .yml) or TOML (.toml) file "
             f"of accepted deviations, or leave --accept out. {_EXAMPLE}"
         )
-    text = path.read_text(encoding="utf-8", errors="replace")
+    import yaml  # here: importing this module stays cheap
+
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise AcceptError(
+            f"runcancel: {given} cannot be read ({exc.strerror or type(exc).__name__}). Make the file "
+            f"readable, or leave --accept out. {_EXAMPLE}"
+        ) from None
     suffix = path.suffix.lower()
     try:
         if suffix == ".toml":

@@ -31,6 +31,7 @@ from runcancel.targets import Exchange, TargetClient, TargetError
 
 __all__ = [
     "CREATE_CLAUSE",
+    "PROVIDED_STATUSES",
     "SCENARIO_KEY",
     "ArrangeError",
     "ArrangedRun",
@@ -46,6 +47,8 @@ CREATE_CLAUSE = "arrange.create_status"
 # A provider state: given a status, the ids (thread_id, run_id) of a run in it, or None when the
 # provider cannot give one (the suites then arrange it through the public API).
 ProviderState = Callable[[str], "tuple[str, str] | None"]
+# The statuses a server's public API may not reach in the time a test waits: a provider state can give them.
+PROVIDED_STATUSES = ("expired", "failed", "incomplete", "requires_action")
 # How many reads of the same run, unchanged, before a target's clock is consulted about it.
 STATIC_POLLS = 4
 # A live run expires 600 s after its creation; an active run older than that by the target's own
@@ -173,9 +176,15 @@ class Arranger:
                     '(see the README, "Provider states"), or use a server that runs them'
                 )
             if time.monotonic() + pause > deadline:
+                provided = (
+                    "; or give runs in that status through a provider state (--provider-state, see the "
+                    'README, "Provider states")'
+                    if status in PROVIDED_STATUSES and self.provider_state is None
+                    else ""
+                )
                 raise NotArranged(
                     f"the run did not reach {status} within {self.wait:g} s (last status {preview(last)}); "
-                    "raise --arrange-timeout if the target is slow"
+                    f"raise --arrange-timeout if the target is slow{provided}"
                 )
             time.sleep(pause)
             pause = min(pause * 2, 0.5)

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from runcancel.accept import Entry
 from runcancel.findings import Evidence, Finding
 from runcancel.runinfo import RunInfo, ShownSetting
 from runcancel.session import SessionRecord
@@ -37,6 +38,7 @@ __all__ = [
     "conclude",
     "exit_code",
     "key_source",
+    "load_accepted_setting",
     "merge_worker",
     "prepare",
     "reproduce_command",
@@ -58,7 +60,7 @@ class ExitCode(enum.IntEnum):
     FAILED = 1  # the run fails under the policy
     USAGE = 2  # a bad setting, option or folder: nothing was checked
     INTERRUPTED = 3  # stopped before the end (Ctrl-C, -x), or its reports could not be written
-    UNREACHABLE = 4  # the target could not be reached when the run started
+    UNREACHABLE = 4  # the target could not be reached when the run started, or stopped answering in it
 
 
 class CertifyError(Exception):
@@ -80,11 +82,14 @@ class Finish:
     written: list[Path] | None = None
     error: str | None = None
     kept: Path | None = None  # a complete earlier report left in place by a partial run
+    accepted: list[Entry] = field(default_factory=list)  # the accepted deviations (--accept)
+    accept_file: str | None = None
 
 
 def prepare(settings: Settings, rootdir: Path, invocation_dir: Path) -> Finish:
-    """Check, before anything runs, that the reports can be written and the baseline read: a run
-    must not end with its results lost to a folder that was never usable."""
+    """Check, before anything runs, that the reports can be written, the baseline read and the
+    accepted deviations loaded: a run must not end with its results lost to a folder that was never
+    usable, nor weighed against a file nobody could read."""
     from runcancel.reports import ReportError, check_writable
 
     folder = Path(settings.reports_dir.value)
@@ -103,7 +108,25 @@ def prepare(settings: Settings, rootdir: Path, invocation_dir: Path) -> Finish:
             baseline, notes = load_baseline(where if where.is_absolute() else invocation_dir / where)
         except BaselineError as exc:
             raise CertifyError(str(exc)) from None
-    return Finish(folder, settings.drift_baseline.value, baseline, notes)
+    finish = Finish(folder, settings.drift_baseline.value, baseline, notes)
+    if settings.accept.value:
+        finish.accepted, finish.accept_file = load_accepted_setting(settings, invocation_dir)
+    return finish
+
+
+def load_accepted_setting(settings: Settings, invocation_dir: Path) -> tuple[list[Entry], str]:
+    """The entries of the `--accept` file (relative to where the run was started), checked against
+    the catalogue; CertifyError, in one paragraph, for a file that cannot be used."""
+    from runcancel.accept import AcceptError, load_accepted
+    from runcancel.clauses import all_clauses
+
+    given = Path(str(settings.accept.value))
+    where = given if given.is_absolute() else invocation_dir / given
+    source = settings.accept.source
+    try:
+        return load_accepted(where, all_clauses(), given=f"{source} {given}"), str(given)
+    except AcceptError as exc:
+        raise CertifyError(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -187,6 +210,8 @@ def conclude(
         finished=run.finished,
         run=run,
         requests=requests,
+        accepted=finish.accepted,
+        accept_file=finish.accept_file,
     )
     era = session_era(run for seen in record.seen for run in runs_in(seen.body))
     report = dataclasses.replace(report, era=era.as_json() if era is not None else None)
@@ -242,9 +267,11 @@ def exit_code(
     ctrl_c: bool,
     tests_failed: bool = False,
 ) -> ExitCode:
-    """The run's exit code: an unreachable target (4) over Ctrl-C (3) over a failure under the policy
-    (1: a finding the policy weighs, or a failed test) over any other interruption (3, -x with
-    `--fail-on never`, say); reports that could not be written are 3. `--fail-on never` fails nothing."""
+    """The run's exit code: an unreachable target (4: at the start, or one that stopped accepting
+    connections mid-way, which stops the run) over Ctrl-C (3) over a failure under the policy (1: a
+    finding the policy weighs, or a failed test; accepted deviations weigh nothing) over any other
+    interruption (3, -x with `--fail-on never`, say); reports that could not be written are 3.
+    `--fail-on never` fails nothing."""
     if unreachable:
         return ExitCode.UNREACHABLE
     if ctrl_c or (finish is not None and finish.error is not None):
@@ -265,7 +292,7 @@ def _shown(spec: Spec, value: Any) -> str:
         return "given" if value else "not given (the built-in mock's key)"
     if spec.name == "header":
         return ", ".join(f"{name}: ***" for name, _value in value) or "none"
-    if spec.name == "target":
+    if spec.name in ("target", "provider_state") and value is not None:
         from runcancel.scrub import scrub_url
 
         return scrub_url(str(value)) if "://" in str(value) else str(value)
@@ -295,7 +322,7 @@ def _given(spec: Spec, settings: Settings) -> list[str]:
         return [part for name, _value in chosen.value for part in (spec.flag, f"{name}: ***")]
     if spec.switch:
         return [spec.flag] if chosen.value else []
-    if spec.name == "target":
+    if spec.name in ("target", "provider_state"):
         return [spec.flag, _shown(spec, chosen.value)]
     if spec.name == "record_mode" and chosen.value == "none":
         return [spec.flag, "none"]

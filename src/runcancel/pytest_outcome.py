@@ -151,9 +151,13 @@ def judge_report(item: pytest.Item, call: pytest.CallInfo[None], report: TestRep
             state.record.record(clause, [fault.finding.under(clause)], item.nodeid)
     elif call.excinfo is not None and call.excinfo.errisinstance(TargetError):
         report.longrepr = str(call.excinfo.value)
-        # A target that is gone or too slow would make every later test wait out the same time-out.
+        # A target that is gone would make every later test wait out the same time-out: the run stops
+        # here, exits 4 (target unreachable) and every report says it was interrupted, and why.
+        state.unreachable = True
+        first = (str(call.excinfo.value).splitlines() or ["no answer"])[0].removeprefix("runcancel: ")
         item.session.shouldfail = (
-            "runcancel: the target failed to answer; the clauses not reached are not verified"
+            f"the target stopped answering in {item.nodeid} ({first}); the clauses not reached are "
+            "not verified"
         )
     elif call.excinfo is not None and state.recorder is not None:
         explained = state.recorder.explain(call.excinfo.value, item.nodeid)
@@ -230,6 +234,8 @@ def finish_session(session: pytest.Session, exitstatus: int) -> None:
         _hand_to_controller(config, state)
         return
     if not (state.record.verdicts or state.record.seen):
+        if state.unreachable:
+            session.exitstatus = certify.ExitCode.UNREACHABLE
         return
     if state.finish is None:
         try:
@@ -290,15 +296,11 @@ def terminal_summary(terminalreporter: TerminalReporter, config: pytest.Config) 
     from collections import Counter
 
     from runcancel.findings import folded_lines
-    from runcancel.reports import format_clause_table, format_notes
+    from runcancel.reports import format_clause_table, format_counts_line, format_notes
 
     report, record = finish.report, state.record
     terminalreporter.section("runcancel")
-    counts = record.counts()
-    terminalreporter.write_line(
-        f"target {record.target_label}: {counts['passed']} clauses held, {counts['failed']} broken, "
-        f"{counts['not verified']} not verified"
-    )
+    terminalreporter.write_line(format_counts_line(report, record.clause_states()))
     if report.era is not None:
         terminalreporter.write_line(f"era: {report.era['description']}")
     for line in format_clause_table(report, terminalreporter._tw.markup):

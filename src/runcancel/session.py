@@ -10,19 +10,41 @@ from typing import Any
 
 from runcancel.findings import Evidence, Finding, NotVerified, Severity
 from runcancel.rules import Outcome
-from runcancel.scrub import ACCOUNT_HEADERS, Scrubber
+from runcancel.scrub import ACCOUNT_HEADERS, AUTH_LIKE, DROPPED_HEADERS, KEY_HEADERS, REDACTED, Scrubber
 from runcancel.settings import Settings
 from runcancel.targets import Exchange
 
-__all__ = ["Seen", "SessionRecord", "Verdict"]
+__all__ = ["Seen", "SessionRecord", "Verdict", "shown_headers"]
 
 MAX_SEEN = 20_000
 MAX_BODY = 64 * 1024
+# The longest header value kept (scrubbed) for a report's evidence of a failure.
+MAX_HEADER_VALUE = 200
+
+
+def shown_headers(headers: Any, clean: Any = str) -> tuple[tuple[str, str], ...]:
+    """An answer's headers as a report may show them: names lower-cased, in the order sent; the values
+    of cookies, key and other auth-like headers masked, account headers replaced by their placeholder,
+    every other value passed through `clean` (the session's scrubber) and cut at MAX_HEADER_VALUE."""
+    items = headers.multi_items() if hasattr(headers, "multi_items") else list(dict(headers).items())
+    shown: list[tuple[str, str]] = []
+    for name, value in items:
+        key = str(name).lower()
+        if key in DROPPED_HEADERS or key in KEY_HEADERS or AUTH_LIKE.search(key):
+            shown.append((key, REDACTED))
+        elif key in ACCOUNT_HEADERS:
+            shown.append((key, ACCOUNT_HEADERS[key]))
+        else:
+            shown.append((key, clean(str(value))[:MAX_HEADER_VALUE]))
+    return tuple(shown)
 
 
 @dataclass(frozen=True)
 class Seen:
-    """One answer of the target, kept for whole-target verdicts and drift (no header values: secrets)."""
+    """One answer of the target, kept for whole-target verdicts, drift and the evidence of failures.
+
+    `headers` holds the values as a report may show them (`shown_headers`: scrubbed, credentials and
+    cookies masked); `header_names` every name, for drift."""
 
     method: str
     url: str
@@ -34,6 +56,7 @@ class Seen:
     head: str
     body: Any
     complete: bool = True  # False: the body was too large to keep, its shape is unknown
+    headers: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def of(cls, exchange: Exchange, scrubber: Scrubber | None = None) -> Seen:
@@ -55,6 +78,7 @@ class Seen:
             head=clean(exchange.content[:300].decode("utf-8", errors="replace")),
             body=body,
             complete=len(exchange.content) <= MAX_BODY,
+            headers=shown_headers(exchange.headers, clean),
         )
 
 

@@ -87,6 +87,7 @@ class Settings:
     insecure: Setting[bool] = Setting(False, "default")
     ca_bundle: Setting[str | None] = Setting(None, "default")
     accept: Setting[str | None] = Setting(None, "default")
+    provider_state: Setting[str | None] = Setting(None, "default")
 
     @property
     def uses_mock(self) -> bool:
@@ -255,34 +256,19 @@ def _file(what: str, suffixes: tuple[str, ...] = ()) -> Parse:
     return parse
 
 
-def _accepted(text: str, where: str) -> str:
-    """A YAML or TOML file of accepted deviations: it must be readable and hold a table or a list."""
-    path: str = _file("a YAML or TOML file of accepted deviations", (".yaml", ".yml", ".toml"))(text, where)
+def _http_url(text: str, where: str) -> str:
+    """An http(s) URL with a host."""
+    from urllib.parse import urlsplit
+
+    value = text.strip()
     try:
-        if path.lower().endswith(".toml"):
-            import tomllib
-
-            document: Any = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        else:
-            import yaml
-
-            document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, ImportError) as exc:
-        raise SettingsError(
-            f"runcancel: {where} {text!r} cannot be read ({type(exc).__name__}: {str(exc).splitlines()[0]}). "
-            "Give a YAML or TOML file of accepted deviations."
-        ) from None
-    except Exception as exc:  # yaml.YAMLError is not a ValueError
-        raise SettingsError(
-            f"runcancel: {where} {text!r} is not valid YAML ({str(exc).splitlines()[0]}). "
-            "Give a YAML or TOML file of accepted deviations."
-        ) from None
-    if not isinstance(document, dict | list):
-        raise SettingsError(
-            f"runcancel: {where} {text!r} holds {type(document).__name__}, not a table or a list of "
-            "accepted deviations. Give a YAML or TOML file of accepted deviations."
-        )
-    return path
+        parts = urlsplit(value)
+        host = parts.hostname
+    except ValueError:
+        parts, host = None, None
+    if parts is None or parts.scheme not in ("http", "https") or not host:
+        raise _refuse(where, value, "an http or https URL", f"{where} http://127.0.0.1:4010/provider-state")
+    return value
 
 
 # -- the table -----------------------------------------------------------------------------------------
@@ -398,7 +384,14 @@ SETTINGS: tuple[Spec, ...] = (
     ),
     Spec(
         "accept", "--accept", "RUNCANCEL_ACCEPT", "runcancel_accept", None, "FILE",
-        "A YAML or TOML file of accepted deviations.", _accepted, alias=False,
+        "A YAML or TOML file of accepted deviations (clause ids or finding paths, each with a reason): "
+        "reported as accepted, not failed. Read and checked before any test runs.",
+        _file("a YAML or TOML file of accepted deviations", (".yaml", ".yml", ".toml")), alias=False,
+    ),
+    Spec(
+        "provider_state", "--provider-state", "RUNCANCEL_PROVIDER_STATE", "runcancel_provider_state", None,
+        "URL", "The target owner's provider-state URL: the suites POST the status they need there and "
+        "get the ids of a run in it (see the README, \"Provider states\").", _http_url, alias=False,
     ),
 )  # fmt: skip
 _BY_NAME = {spec.name: spec for spec in SETTINGS}

@@ -5,16 +5,21 @@ Imported by the plugin's fixtures when a suite runs, never when the plugin is lo
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import pytest
 
-from runcancel.arrange import ArrangedRun, ArrangeError, Arranger, NotArranged
+from runcancel.arrange import ArrangedRun, ArrangeError, Arranger, NotArranged, ProviderState
 from runcancel.session import SessionRecord
 
-__all__ = ["SuiteArranger", "blocking"]
+if TYPE_CHECKING:
+    from runcancel.accept import Entry
+    from runcancel.findings import Finding
+    from runcancel.settings import Settings
+
+__all__ = ["SuiteArranger", "accepted_reasons", "blocking", "provider_state"]
 
 
 @dataclass
@@ -57,3 +62,39 @@ def blocking(record: SessionRecord) -> str | None:
 
     verdict = blocking_verdict(target_verdicts(record.seen, key_source=key_source(record.settings)))
     return verdict.kind if verdict is not None else None
+
+
+def provider_state(settings: Settings) -> ProviderState | None:
+    """The provider state of `--provider-state URL` (asked with the request time-out), or None. A
+    status it once had no run for (404, 422, 501) is not asked again in this session."""
+    url = settings.provider_state.value
+    if not url:
+        return None
+    from runcancel.arrange import provider_state_from_url
+
+    ask = provider_state_from_url(url, timeout=settings.request_timeout.value)
+    refused: set[str] = set()
+
+    def provide(status: str) -> tuple[str, str] | None:
+        if status in refused:
+            return None
+        ids = ask(status)
+        if ids is None:
+            refused.add(status)
+        return ids
+
+    return provide
+
+
+def accepted_reasons(broken: Sequence[Finding], entries: Sequence[Entry]) -> str | None:
+    """The reasons, joined, when every breaking finding of a test is named by an accepted deviation
+    (the test then reads as an expected failure, its clause as accepted); None otherwise."""
+    if not broken or not entries:
+        return None
+    reasons: dict[str, None] = {}
+    for f in broken:
+        entry = next((e for e in entries if e.names(f)), None)
+        if entry is None:
+            return None
+        reasons[entry.reason] = None
+    return "; ".join(reasons)

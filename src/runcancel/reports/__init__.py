@@ -29,7 +29,12 @@ from runcancel.reports.model import (
 )
 from runcancel.reports.render import render_certification_html, render_certification_md, render_drift_md
 from runcancel.reports.requests import RequestLog
-from runcancel.reports.terminal import format_clause_table, format_notes, format_verdict_line
+from runcancel.reports.terminal import (
+    format_clause_table,
+    format_counts_line,
+    format_notes,
+    format_verdict_line,
+)
 from runcancel.reports.writing import (
     FILES,
     ReportError,
@@ -62,6 +67,7 @@ __all__ = [
     "findings_json",
     "findings_schema",
     "format_clause_table",
+    "format_counts_line",
     "format_notes",
     "format_verdict_line",
     "render_certification_html",

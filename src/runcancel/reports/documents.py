@@ -9,7 +9,7 @@ from importlib import resources
 from typing import Any
 
 from runcancel.findings import Evidence, Finding, Severity
-from runcancel.reports.model import ENDPOINT, Report
+from runcancel.reports.model import ENDPOINT, Answer, Report
 from runcancel.runinfo import RunInfo
 from runcancel.scrub import MASKED_KEY, REDACTED
 
@@ -35,6 +35,17 @@ def _finding_json(f: Finding) -> dict[str, Any]:
         "observed": f.observed,
         "severity": f.severity.value,
         "request": _request_json(f.evidence),
+    }
+
+
+def _answer_json(a: Answer) -> dict[str, Any]:
+    return {
+        "request": _request_json(a.request),
+        "status": a.status,
+        "content_type": a.content_type,
+        "headers": [[name, value] for name, value in a.headers],
+        "head": a.head,
+        "complete": a.complete,
     }
 
 
@@ -83,6 +94,7 @@ def findings_json(report: Report) -> dict[str, Any]:
             "passed": counts["passed"],
             "failed": counts["failed"],
             "not_verified": counts["not verified"],
+            "accepted": counts["accepted"],
             "findings": {s.value: severities[s.value] for s in Severity},
         },
         "target_verdicts": [
@@ -100,6 +112,8 @@ def findings_json(report: Report) -> dict[str, Any]:
                 "not_verified_reasons": list(c.reasons),
                 "tests": list(c.nodeids),
                 "verified_by": [_request_json(e) for e in c.requests],
+                "answers": [_answer_json(a) for a in c.answers],
+                "accepted": [{**_finding_json(f), "reason": reason} for f, reason in c.accepted],
             }
             for c in report.clauses
         ],
@@ -108,6 +122,13 @@ def findings_json(report: Report) -> dict[str, Any]:
         "era": report.era,
         "notes": list(report.notes),
         "run": run_json(report.run, report),
+        "accepted": {
+            "file": report.accept_file,
+            "unused": [
+                {"clause": e.clause, "path": e.path, "reason": e.reason, "where": e.where}
+                for e in report.accept_unused
+            ],
+        },
     }
 
 
@@ -130,6 +151,8 @@ def badge_json(report: Report) -> dict[str, Any]:
             message += " (partial run)"
     else:
         message = f"certified: {n['passed']}/{total} held"
+    if n["accepted"]:
+        message += f", {n['accepted']} accepted"
     return {
         "schemaVersion": 1,
         "label": "runcancel",

@@ -4,7 +4,8 @@
 how started, what it selected) into a `Report`. The writers only format a `Report`; they compute
 nothing about the target themselves.
 
-Every clause of the catalogue (`clauses.all_clauses()`) is in every report: passed, failed or not
+Every clause of the catalogue (`clauses.all_clauses()`) is in every report: passed, failed,
+accepted (its findings named by the accepted deviations, `--accept`, each with its reason) or not
 verified. A clause no test reached is not verified ("not checked in this run", or "not selected in
 this run" when the run selected part of the suites), never passed.
 """
@@ -18,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal, cast
 
 from runcancel import __version__
+from runcancel.accept import ACCEPTED, Entry, apply_accepted
 from runcancel.clauses import all_clauses
 from runcancel.findings import Evidence, Finding, Severity, TargetVerdict
 from runcancel.runinfo import RunInfo
@@ -41,7 +43,7 @@ __all__ = [
 
 FailOn = Literal["breaking", "additive", "never"]
 FAIL_ON: tuple[FailOn, ...] = ("breaking", "additive", "never")
-STATES = ("passed", "failed", "not verified")
+STATES = ("passed", "failed", ACCEPTED, "not verified")
 NOT_CHECKED = "not checked in this run"
 NOT_SELECTED = "not selected in this run"
 SUITES = ("shape", "lifecycle", "errors")
@@ -83,8 +85,9 @@ def exit_decision(findings: Iterable[Finding], fail_on: str) -> bool:
 class Answer:
     """What the target answered to a request a finding names: status, headers, the body's first bytes.
 
-    Scrubbed: key headers are left out, account headers redacted, masked keys replaced. A header whose
-    value was not kept by the session (only its name was) has the value None.
+    Scrubbed: the values of cookies, key and other auth-like headers are masked, account headers
+    replaced by their placeholder, learnt secrets and masked keys replaced in every other value. A
+    header whose value was not kept (an answer recorded by a version that kept names only) has None.
     """
 
     request: Evidence
@@ -116,6 +119,8 @@ class ClauseResult:
     more_requests: int = 0  # how many more there were
     # For a failed clause: the answers its breaking findings name, as the target sent them.
     answers: tuple[Answer, ...] = ()
+    # The findings the accepted deviations named, each with the reason given (`--accept`).
+    accepted: tuple[tuple[Finding, str], ...] = ()
 
     @property
     def cancels(self) -> tuple[Evidence, ...]:
@@ -154,6 +159,8 @@ class Report:
     run: RunInfo | None = None
     duration: float | None = None  # seconds from start to finish, when both are known
     era: dict[str, Any] | None = None  # the key-set era the target's Runs match (`EraMatch.as_json()`)
+    accept_file: str | None = None  # the file of accepted deviations, when one was given
+    accept_unused: tuple[Entry, ...] = ()  # its entries that named nothing in this run
 
     @property
     def counts(self) -> dict[str, int]:
@@ -199,9 +206,13 @@ class Report:
     def broken(self) -> list[ClauseResult]:
         return [c for c in self.clauses if c.state == "failed"]
 
+    @property
+    def accepted(self) -> list[ClauseResult]:
+        return [c for c in self.clauses if c.state == ACCEPTED]
+
     def ordered(self) -> list[ClauseResult]:
-        """Failed clauses first, then not verified, then passed; the catalogue's order within each."""
-        rank = {"failed": 0, "not verified": 1, "passed": 2}
+        """Failed clauses first, then accepted, not verified, passed; the catalogue's order within each."""
+        rank = {"failed": 0, ACCEPTED: 1, "not verified": 2, "passed": 3}
         return sorted(self.clauses, key=lambda c: rank.get(c.state, 1))
 
     def suites(self) -> list[tuple[str, list[ClauseResult]]]:
@@ -212,10 +223,15 @@ class Report:
 
     def summary_line(self) -> str:
         n = self.counts
+        accepted = f", {n[ACCEPTED]} accepted" if n[ACCEPTED] else ""
         return (
-            f"{n['passed']} passed, {n['failed']} failed, {n['not verified']} not verified "
+            f"{n['passed']} passed, {n['failed']} failed{accepted}, {n['not verified']} not verified "
             f"(of {len(self.clauses)} clauses)"
         )
+
+    def unused_lines(self) -> list[str]:
+        """The accepted deviations that named nothing in this run, one line each."""
+        return [f"accepted deviation not seen in this run: {e}" for e in self.accept_unused]
 
     def policy_line(self) -> str:
         """What the policy makes of the run; an interrupted run never reads as one that passes."""
@@ -250,15 +266,18 @@ def _scrub(text: str, record: SessionRecord) -> str:
 
 def _answer(seen: Seen, request: Evidence, record: SessionRecord) -> Answer:
     headers: list[tuple[str, str | None]] = []
-    for name in seen.header_names:
-        if name in KEY_HEADERS or name in DROPPED_HEADERS:
-            continue
-        if name in ACCOUNT_HEADERS:
-            headers.append((name, REDACTED))
-        elif name == "content-type":
-            headers.append((name, _scrub(seen.content_type, record)))
-        else:
-            headers.append((name, None))
+    if seen.headers:  # names and values, as the session kept them (scrubbed, credentials masked)
+        headers = [(name, _scrub(value, record)) for name, value in seen.headers]
+    else:  # an answer kept by a version that kept names only
+        for name in seen.header_names:
+            if name in KEY_HEADERS or name in DROPPED_HEADERS:
+                continue
+            if name in ACCOUNT_HEADERS:
+                headers.append((name, REDACTED))
+            elif name == "content-type":
+                headers.append((name, _scrub(seen.content_type, record)))
+            else:
+                headers.append((name, None))
     return Answer(
         request=request,
         status=seen.status,
@@ -314,6 +333,8 @@ def build_report(
     finished: datetime | None = None,
     run: RunInfo | None = None,
     requests: Mapping[str, Sequence[Evidence]] | None = None,
+    accepted: Sequence[Entry] = (),
+    accept_file: str | None = None,
 ) -> Report:
     """The report of one run: every catalogued clause with its state, findings, reasons and evidence.
 
@@ -329,6 +350,11 @@ def build_report(
     contract under the policy (under `never`, judged as under `breaking`: the policy decides the exit
     code, not what the target is), no whole-target verdict stands, and at least one clause was
     verified; the verdict reads INCOMPLETE while any clause is not verified or the run was partial.
+
+    `accepted` holds the entries of the accepted deviations (`runcancel.accept.load_accepted`, from
+    `accept_file`): what they name is `accepted`, with the reason, and weighs nothing under the
+    policy; a clause with a breaking finding no entry names still fails. Entries that named nothing
+    are the report's `accept_unused`.
     """
     policy = _check_fail_on(fail_on)
     standing = tuple(target_verdicts)
@@ -343,16 +369,25 @@ def build_report(
         by_request.setdefault((seen.method, seen.url, seen.status), seen)
     catalogue = all_clauses()
     ids = [*catalogue, *(c for c in by_clause if c not in catalogue)]
+    judged: dict[str, tuple[str, Sequence[Finding]]] = {}
+    for clause_id in ids:
+        verdicts = by_clause.get(clause_id, [])
+        judged[clause_id] = (
+            states.get(clause_id, "not verified"),
+            _unique(f for v in verdicts for f in v.findings),
+        )
+    acceptance = apply_accepted(judged, accepted)
     results = []
     for clause_id in ids:
         known = catalogue.get(clause_id)
         verdicts = by_clause.get(clause_id, [])
-        state = states.get(clause_id, "not verified")
+        outcome = acceptance.clauses[clause_id]
+        state = outcome.state
         reasons = tuple(dict.fromkeys(v.not_verified for v in verdicts if v.not_verified is not None))
         if not verdicts:
             reasons = (NOT_SELECTED,) if clause_id in not_selected else (NOT_CHECKED,)
-        findings = _unique(f for v in verdicts for f in v.findings)
         verified = _requests([v for v in verdicts if v.state == "passed"], sent, record)
+        shown = state in ("passed", ACCEPTED)
         results.append(
             ClauseResult(
                 id=clause_id,
@@ -360,12 +395,13 @@ def build_report(
                 source=known.source if known else "",
                 suite=known.suite if known else OTHER_SUITE,
                 state=state,
-                findings=findings,
+                findings=outcome.findings,
                 reasons=reasons,
                 nodeids=tuple(dict.fromkeys(v.nodeid for v in verdicts)),
-                requests=tuple(verified[:MAX_REQUESTS]) if state == "passed" else (),
-                more_requests=max(len(verified) - MAX_REQUESTS, 0) if state == "passed" else 0,
-                answers=_answers(findings, by_request, record) if state == "failed" else (),
+                requests=tuple(verified[:MAX_REQUESTS]) if shown else (),
+                more_requests=max(len(verified) - MAX_REQUESTS, 0) if shown else 0,
+                answers=_answers(judged[clause_id][1], by_request, record) if state != "passed" else (),
+                accepted=outcome.accepted,
             )
         )
     findings = tuple(f for c in results for f in c.findings)
@@ -394,4 +430,6 @@ def build_report(
         notes=tuple(notes),
         run=run,
         duration=(end - start).total_seconds() if start is not None else None,
+        accept_file=accept_file,
+        accept_unused=acceptance.unused,
     )

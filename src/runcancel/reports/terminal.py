@@ -8,13 +8,14 @@ only when pytest colours its output); these functions never print.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
+from runcancel.accept import ACCEPTED
 from runcancel.reports.markup import one_line
 from runcancel.reports.model import NOT_CHECKED, NOT_SELECTED, ClauseResult, Report
 
-__all__ = ["Markup", "format_clause_table", "format_notes", "format_verdict_line"]
+__all__ = ["Markup", "format_clause_table", "format_counts_line", "format_notes", "format_verdict_line"]
 
 
 class Markup(Protocol):
@@ -48,21 +49,45 @@ def format_verdict_line(report: Report, markup: Markup | None = None) -> str:
     return markup(report.verdict, bold=True, **{_COLOURS[report.verdict]: True}) + rest
 
 
+def format_counts_line(report: Report, judged: Mapping[str, str]) -> str:
+    """`target T: N clauses held, M broken, K not verified` over the clauses the tests judged (`judged`:
+    clause id -> state before the accepted deviations), with those accepted counted apart."""
+    counts = Counter(judged.values())
+    for c in report.accepted:
+        if c.id in judged:
+            counts[judged[c.id]] -= 1
+    accepted = f", {len(report.accepted)} accepted" if report.accepted else ""
+    return (
+        f"target {report.target}: {counts['passed']} clauses held, {counts['failed']} broken{accepted}, "
+        f"{counts['not verified']} not verified"
+    )
+
+
 def format_clause_table(report: Report, markup: Markup | None = None) -> list[str]:
-    """The few lines the terminal summary shows: per suite held/broken/not verified, then the ids."""
+    """The few lines the terminal summary shows: per suite held/broken/(accepted)/not verified, then
+    the ids, and the accepted deviations: what each accepted, and those that named nothing."""
     lines = [f"target verdict {v.kind}: {one_line(v.message)}" for v in report.target_verdicts]
     width = max(len(s) for s, _ in report.suites()) if report.clauses else 5
-    lines.append(f"{'clauses':<{width + 2}} held  broken  not verified")
+    accepting = bool(report.accepted)
+    lines.append(f"{'clauses':<{width + 2}} held  broken  {'accepted  ' if accepting else ''}not verified")
     for suite, clauses in report.suites():
         c = Counter(x.state for x in clauses)
         unchecked = sum(1 for x in clauses if x.reasons == (NOT_CHECKED,))
         unselected = sum(1 for x in clauses if x.reasons == (NOT_SELECTED,))
         extra = f"  ({unchecked} not checked in this run)" if unchecked else ""
         extra += f"  ({unselected} not selected)" if unselected else ""
-        lines.append(f"  {suite:<{width}} {c['passed']:>4}  {c['failed']:>6}  {c['not verified']:>12}{extra}")
+        middle = f"  {c[ACCEPTED]:>8}" if accepting else ""
+        lines.append(
+            f"  {suite:<{width}} {c['passed']:>4}  {c['failed']:>6}{middle}  {c['not verified']:>12}{extra}"
+        )
     lines.append(format_verdict_line(report, markup))
     if report.broken:
         lines.append(f"broken: {_ids(report.broken)}")
+    for clause in report.accepted:
+        reasons = "; ".join(dict.fromkeys(reason for _f, reason in clause.accepted))
+        n = len(clause.accepted)
+        lines.append(f"accepted: {clause.id} ({n} finding{'s' if n != 1 else ''}): {reasons}")
+    lines += report.unused_lines()
     skipped = [c for c in report.clauses if c.state == "not verified" and not c.unchecked]
     if skipped:
         lines.append(f"not verified: {_ids(skipped)}")

@@ -1,8 +1,8 @@
-// The clause filter of certification.html: all, failed, not verified or passed. Plain script, no
+// The clause filter of certification.html: all, failed, accepted, not verified or passed. Plain script, no
 // network; without it (scripts off) every clause stays visible. `?show=failed` opens a filtered page.
 (function () {
   "use strict";
-  var STATES = ["all", "failed", "not-verified", "passed"];
+  var STATES = ["all", "failed", "accepted", "not-verified", "passed"];
   var nav = document.getElementById("filter");
   if (!nav) {
     return;

@@ -1001,3 +1001,65 @@ SLOW_CANCEL = Server(
     f"every cancel is answered {SLOW_CANCEL_SECONDS:g} s late",
     lambda config: SlowCancel(create_app(config), SLOW_CANCEL_SECONDS),
 )
+
+
+# -- answers whose headers a report must show, and a target that goes away ------------------------------
+
+SESSION_COOKIE = "session=c00k1e-v4lue-never-shown"
+GATEWAY_HEADER = ("x-gateway-region", "eu-west-7")
+
+
+def _queued_with_cookie(answer: Answer) -> None:
+    if answer.cancel and answer.status == 200:
+        body = answer.json()
+        body["status"] = "queued"
+        answer.set_json(body)
+        answer.headers.append((b"set-cookie", SESSION_COOKIE.encode()))
+        answer.headers.append(tuple(part.encode() for part in GATEWAY_HEADER))  # type: ignore[arg-type]
+
+
+COOKIE_AND_GATEWAY = BrokenServer(
+    "status-queued-with-cookie",
+    "the cancel answer says status queued, and carries a session cookie and a custom gateway header",
+    on_answers(_queued_with_cookie),
+    "cancel.status",
+)
+
+
+class GoneAfterFirst:
+    """A raw HTTP server on 127.0.0.1 that answers the first request (the reachability check), then
+    closes its listening socket: every later connection is refused, as when a server stops mid-run."""
+
+    def __init__(self) -> None:
+        import socket
+
+        self._sock = socket.create_server((HOST, 0))
+        self.url = f"http://{HOST}:{self._sock.getsockname()[1]}"
+        self._thread = threading.Thread(target=self._serve, name="gone-after-first", daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        try:
+            connection, _ = self._sock.accept()
+        except OSError:
+            return
+        self._sock.close()
+        with connection:
+            connection.settimeout(5)
+            try:
+                connection.recv(65536)
+                body = b'{"object": "list", "data": []}'
+                connection.sendall(
+                    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n"
+                    + f"content-length: {len(body)}\r\n\r\n".encode()
+                    + body
+                )
+            except OSError:
+                pass
+
+    def __enter__(self) -> GoneAfterFirst:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._sock.close()
+        self._thread.join(5)

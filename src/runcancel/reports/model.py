@@ -419,8 +419,12 @@ def build_report(
         started=_utc(start) if start is not None else None,
         finished=_utc(end),
         fail_on=policy,
-        # A whole-target verdict (retired endpoint, no cancel route) fails the run unless told `never`.
-        fail=exit_decision(weighed, policy) or (bool(standing) and policy != "never"),
+        # A whole-target verdict (retired endpoint, no cancel route) fails the run unless told `never`;
+        # an interrupted run (Ctrl-C, -x, a target gone) never passes, whatever the policy: its exit
+        # code is 3 or 4, and the reports say the same.
+        fail=exit_decision(weighed, policy)
+        or (bool(standing) and policy != "never")
+        or (run is not None and run.interrupted is not None),
         certified=verified_any and not exit_decision(weighed, judged_as) and not standing,
         clauses=tuple(results),
         findings=findings,

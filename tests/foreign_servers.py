@@ -284,3 +284,88 @@ FOREIGN_SERVERS: tuple[ForeignServer, ...] = (
 
 def fresh(server: ForeignServer) -> ASGIApp:
     return server.app_factory(mock_config())
+
+
+# -- a server whose owner hands out runs: the provider state ------------------------------------------
+
+PROVIDER_STATE_PATH = "/provider-state"
+_WEATHER = {
+    "type": "function",
+    "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {}}},
+}
+
+
+class ProvidedRuns:
+    """Runs created through the public API never leave queued, but the server's owner hands out runs in
+    the statuses a test cannot wait for: over HTTP (`POST /provider-state`, the language-agnostic
+    protocol of the README) or in process (`provide`, for a conftest's `runcancel_provider_state`).
+    Every status asked for is kept in `asked`."""
+
+    PROVIDES = ("requires_action", "failed", "incomplete", "expired")
+
+    def __init__(self, config: MockConfig) -> None:
+        from runcancel.mock.validation import assistant_request, run_request, thread_request
+
+        self.inner = create_app(config)
+        self.app = _never_moving_over(self.inner)
+        self.asked: list[str] = []
+        self._requests = (assistant_request, thread_request, run_request)
+
+    def provide(self, status: str) -> tuple[str, str] | None:
+        """A run that reaches `status` on its own, created behind the public API; None for another."""
+        self.asked.append(status)
+        if status not in self.PROVIDES:
+            return None
+        assistant_request, thread_request, run_request = self._requests
+        store = self.inner.store
+        assistant = store.create_assistant(assistant_request({"model": "gpt-4o-mini", "tools": [_WEATHER]}))
+        body: JSON = {"assistant_id": assistant["id"], "metadata": {"runcancel_scenario": status}}
+        if status == "requires_action":
+            body["tools"] = [_WEATHER]
+            body["tool_choice"] = {"type": "function", "function": {"name": "get_weather"}}
+        run = store.create_thread_and_run(thread_request({}), run_request(body))
+        return str(run["thread_id"]), str(run["id"])
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == PROVIDER_STATE_PATH:
+            message = await receive()
+            asked = json.loads(message.get("body") or b"{}")
+            ids = self.provide(str(asked.get("params", {}).get("status")))
+            if ids is None:
+                await _json(send, 404, {"error": "no such run here"})
+            else:
+                await _json(send, 200, {"thread_id": ids[0], "run_id": ids[1]})
+            return
+        await self.app(scope, receive, send)
+
+
+def _never_moving_over(inner: ASGIApp) -> ASGIApp:
+    """`inner`, with every run created through the public API made to stay queued."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and _RUNS.match(scope["path"]):
+            message = await receive()
+            body = json.loads(message.get("body") or b"{}")
+            body.setdefault("metadata", {})["runcancel_scenario"] = "queued"
+            data = json.dumps(body).encode()
+            headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-length"]
+            headers.append((b"content-length", str(len(data)).encode()))
+            sent = False
+
+            async def replay() -> Any:
+                nonlocal sent
+                if sent:
+                    return {"type": "http.disconnect"}
+                sent = True
+                return {"type": "http.request", "body": data, "more_body": False}
+
+            await inner({**scope, "headers": headers}, replay, send)
+            return
+        await inner(scope, receive, send)
+
+    return app
+
+
+# The servers serving a `ProvidedRuns` in this process, by base URL: an in-process provider state (a
+# conftest's `runcancel_provider_state`) finds its server here.
+IN_PROCESS: dict[str, ProvidedRuns] = {}

@@ -195,6 +195,16 @@ def test_the_readme_table_is_the_settings_table() -> None:
         pytest.param(
             {"accept": "no-such.yaml"}, "--accept takes the path of a YAML or TOML file", id="accept-missing"
         ),
+        pytest.param(
+            {"provider_state": "ftp://127.0.0.1/state"},
+            "--provider-state takes an http or https URL",
+            id="provider-state-scheme",
+        ),
+        pytest.param(
+            {"provider_state": "http://"},
+            "--provider-state takes an http or https URL",
+            id="provider-state-host",
+        ),
     ],
 )
 def test_every_bad_value_is_one_paragraph(options: dict[str, object], message: str) -> None:

@@ -277,7 +277,7 @@ def exit_code(
     if ctrl_c or (finish is not None and finish.error is not None):
         return ExitCode.INTERRUPTED
     never = report is not None and report.fail_on == "never"
-    if report is not None and (report.fail or (tests_failed and not never)):
+    if report is not None and (report.fails_on_findings or (tests_failed and not never)):
         return ExitCode.FAILED
     if interrupted:
         return ExitCode.INTERRUPTED

@@ -305,7 +305,8 @@ def terminal_summary(terminalreporter: TerminalReporter, config: pytest.Config) 
         terminalreporter.write_line(f"era: {report.era['description']}")
     for line in format_clause_table(report, terminalreporter._tw.markup):
         terminalreporter.write_line(line)
-    for line in folded_lines(record.additive(), prefix="additive: "):
+    additive = [f for f in record.additive() if not any(e.names(f) for e in finish.accepted)]
+    for line in folded_lines(additive, prefix="additive: "):
         terminalreporter.write_line(line)
     if finish.baseline_label:
         by = Counter(f.severity.value for f in report.drift)

@@ -159,6 +159,9 @@ class Report:
     run: RunInfo | None = None
     duration: float | None = None  # seconds from start to finish, when both are known
     era: dict[str, Any] | None = None  # the key-set era the target's Runs match (`EraMatch.as_json()`)
+    # What the findings and whole-target verdicts alone decide under the policy (`fail` also holds
+    # when the run was interrupted, whose exit code is never 0).
+    fails_on_findings: bool = False
     accept_file: str | None = None  # the file of accepted deviations, when one was given
     accept_unused: tuple[Entry, ...] = ()  # its entries that named nothing in this run
 
@@ -408,6 +411,7 @@ def build_report(
     drift_found = tuple(drift)
     weighed = (*findings, *drift_found)
     judged_as = "breaking" if policy == "never" else policy
+    failing = exit_decision(weighed, policy) or (bool(standing) and policy != "never")
     verified_any = any(c.state != "not verified" for c in results)
     given = run.started if run is not None else started
     start = _aware(given) if given is not None else None
@@ -422,9 +426,8 @@ def build_report(
         # A whole-target verdict (retired endpoint, no cancel route) fails the run unless told `never`;
         # an interrupted run (Ctrl-C, -x, a target gone) never passes, whatever the policy: its exit
         # code is 3 or 4, and the reports say the same.
-        fail=exit_decision(weighed, policy)
-        or (bool(standing) and policy != "never")
-        or (run is not None and run.interrupted is not None),
+        fail=failing or (run is not None and run.interrupted is not None),
+        fails_on_findings=failing,
         certified=verified_any and not exit_decision(weighed, judged_as) and not standing,
         clauses=tuple(results),
         findings=findings,

@@ -9,6 +9,7 @@ stops the run before any test, in one paragraph, with exit 2.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -101,6 +102,7 @@ def test_an_accepted_clause_reads_accepted_with_its_reason_and_the_run_passes(
     assert ", 0 failed, 1 accepted, " in out
     markdown = (_reports(pytester) / "certification.md").read_text(encoding="utf-8")
     assert "## Accepted deviations" in markdown
+    assert re.search(r"^## shape: \d+ passed, 0 failed, 1 accepted, 0 not verified$", markdown, re.MULTILINE)
     assert f"accepted because {REASON}" in markdown
     assert "**unused entry** (accepted.yaml entry 2): clause `error.no_key`" in markdown
     assert "| *accepted* | `headers.openai-processing-ms` |" in markdown

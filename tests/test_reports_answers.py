@@ -9,9 +9,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import jsonschema
 import pytest
 
 from broken_servers import COOKIE_AND_GATEWAY, GATEWAY_HEADER, SESSION_COOKIE, Served
+from runcancel.reports import findings_schema
 from runcancel.scrub import Scrubber
 from runcancel.session import shown_headers
 from test_broken_servers import ENVIRONMENT, ROOT, run_suites
@@ -58,6 +60,7 @@ def test_a_failure_shows_header_values_and_masks_the_cookie(
     assert result.ret == 1
     folder = pytester.path / "reports"
     document: dict[str, Any] = json.loads((folder / "findings.json").read_text(encoding="utf-8"))
+    jsonschema.validate(document, findings_schema())
     status = next(c for c in document["clauses"] if c["id"] == "cancel.status")
     assert status["state"] == "failed"
     (answer,) = status["answers"]

@@ -360,17 +360,23 @@ def _is_create(url: str) -> bool:
 
 
 def provider_state_from_url(
-    url: str, *, timeout: float = 10.0, headers: dict[str, str] | None = None
+    url: str, *, timeout: float = 10.0, headers: dict[str, str] | None = None, verify: bool | str = True
 ) -> ProviderState:
     """A provider state served over HTTP by the target's owner, in the spirit of Pact's provider-state
     URL: `POST url` with `{"action": "setup", "state": "a run in status <s>", "params": {"status": <s>}}`
     answers 2xx `{"thread_id": ..., "run_id": ...}`; 404, 422 or 501 (or no ids) mean it has none to
     give. Anything else is NotArranged, in one paragraph."""
 
+    import ssl
+
+    tls: bool | ssl.SSLContext = (
+        verify if isinstance(verify, bool) else ssl.create_default_context(cafile=verify)
+    )
+
     def provide(status: str) -> tuple[str, str] | None:
         body = {"action": "setup", "state": f"a run in status {status}", "params": {"status": status}}
         try:
-            answer = httpx.post(url, json=body, headers=headers, timeout=timeout)
+            answer = httpx.post(url, json=body, headers=headers, timeout=timeout, verify=tls)
         except httpx.HTTPError as exc:
             raise NotArranged(
                 f"the provider state at {url} could not be asked for a run in status {status} "

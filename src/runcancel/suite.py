@@ -65,14 +65,16 @@ def blocking(record: SessionRecord) -> str | None:
 
 
 def provider_state(settings: Settings) -> ProviderState | None:
-    """The provider state of `--provider-state URL` (asked with the request time-out), or None. A
-    status it once had no run for (404, 422, 501) is not asked again in this session."""
+    """The provider state of `--provider-state URL` (asked with the request time-out and the target's
+    TLS settings), or None. A status it once had no run for (404, 422, 501) is not asked again in
+    this session."""
     url = settings.provider_state.value
     if not url:
         return None
     from runcancel.arrange import provider_state_from_url
 
-    ask = provider_state_from_url(url, timeout=settings.request_timeout.value)
+    verify = False if settings.insecure.value else (settings.ca_bundle.value or True)
+    ask = provider_state_from_url(url, timeout=settings.request_timeout.value, verify=verify)
     refused: set[str] = set()
 
     def provide(status: str) -> tuple[str, str] | None:

@@ -323,7 +323,8 @@ def arrange(
 
 @pytest.fixture
 def verdict(request: pytest.FixtureRequest) -> Callable[[str, Outcome], None]:
-    """Record a clause's outcome and turn it into the test's result: pass, fail or skip (not verified)."""
+    """Record a clause's outcome and turn it into the test's result: pass, fail, skip (not verified) or
+    xfail (every breaking finding an accepted deviation, `--accept`)."""
     state = suites(request.config)
     record = state.record
 

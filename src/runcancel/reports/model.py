@@ -239,10 +239,12 @@ class Report:
     def policy_line(self) -> str:
         """What the policy makes of the run; an interrupted run never reads as one that passes."""
         interrupted = self.run is not None and self.run.interrupted is not None
-        if self.fail:
-            outcome = "the run fails" + (" (and was interrupted)" if interrupted else "")
-        else:
-            outcome = "the run was interrupted, so it does not pass" if interrupted else "the run passes"
+        # An interrupted run always fails (see `build_report`).
+        outcome = (
+            "the run fails" + (" (and was interrupted)" if interrupted else "")
+            if self.fail
+            else "the run passes"
+        )
         return f"policy fail_on={self.fail_on}: {outcome}"
 
 

@@ -101,7 +101,7 @@ EXIT_CODES = """exit codes (the same for a pytest run of the suites):
   1  the run fails under the policy
   2  usage error: a bad setting, option or folder; nothing was checked
   3  interrupted (Ctrl-C, -x), or the reports could not be written
-  4  the target could not be reached when the run started"""
+  4  the target could not be reached when the run started, or stopped answering in it"""
 
 
 def _suite_options(parser: argparse.ArgumentParser, leave_out: Sequence[str] = ()) -> None:

@@ -5,7 +5,8 @@ or answered from the active cassette. This module holds all of it; the plugin on
 `Recorder.cassette(...)` around a test (or a module-scoped fixture) and yields.
 
 - Modes are pytest-recording's: `none` (replay only), `once`, `new_episodes`, `all`, and `rewrite`
-  (delete the cassette, then record it as `new_episodes`).
+  (record the cassette afresh as `new_episodes`; the old one is replaced only once the new one is
+  complete, so an interrupted rewrite loses nothing).
 - Matching tells apart what the contract tells apart: method, path, query, which key was sent
   (the session's, another, or none) and the `OpenAI-Beta` header, in one matcher
   (`request_signature`).
@@ -290,6 +291,10 @@ class Recorder:
         self.recorded_from = "an unnamed target"
         self.target_url = ""
         self.active: Path | None = None  # the cassette in use, while one is (the probe's cases sit beside it)
+        # Set when the run is interrupted (Ctrl-C, a stop): cassettes being rewritten keep their old
+        # content. Tests are torn down after the interruption with no exception in flight, so the
+        # plugin says so here.
+        self.interrupted = False
         self._vcr = vcr.VCR(
             record_mode="none",
             match_on=MATCH_ON,
@@ -363,14 +368,44 @@ class Recorder:
 
     @contextlib.contextmanager
     def cassette(self, path: Path) -> Iterator[Any]:
-        """Requests inside go to (or come from) the cassette at `path`, saved on leaving."""
-        mode = self.mode
-        if mode == "rewrite":  # pytest-recording's rewrite: start from nothing, record everything
+        """Requests inside go to (or come from) the cassette at `path`, saved on leaving.
+
+        `rewrite` is pytest-recording's: start from nothing, record everything. The new recording
+        goes to a file beside the old one (`<name>.rewriting`) and replaces it only when the block
+        ends normally and the run was not interrupted; otherwise the old cassette stays as it was.
+        A block that sends nothing leaves no cassette, as a fresh recording would.
+        """
+        if self.mode == "rewrite":
+            with self._rewriting(path) as cassette:
+                yield cassette
+            return
+        with self._in_use(path, path, self.mode) as cassette:
+            yield cassette
+
+    @contextlib.contextmanager
+    def _rewriting(self, path: Path) -> Iterator[Any]:
+        fresh = path.with_name(path.name + ".rewriting")
+        fresh.unlink(missing_ok=True)
+        try:
+            with self._in_use(path, fresh, "new_episodes") as cassette:
+                yield cassette
+        except BaseException:
+            fresh.unlink(missing_ok=True)
+            raise
+        if self.interrupted:
+            fresh.unlink(missing_ok=True)
+        elif fresh.exists():
+            fresh.replace(path)
+        else:
             path.unlink(missing_ok=True)
-            mode = "new_episodes"
+
+    @contextlib.contextmanager
+    def _in_use(self, path: Path, file: Path, mode: str) -> Iterator[Any]:
+        """vcrpy's cassette on `file`; `path` is the active cassette meanwhile (the probe's cases sit
+        beside it)."""
         outer, self.active = self.active, path
         try:
-            with self._vcr.use_cassette(str(path), record_mode=mode) as cassette:
+            with self._vcr.use_cassette(str(file), record_mode=mode) as cassette:
                 _one_at_a_time(cassette)
                 yield cassette
         finally:

@@ -237,6 +237,60 @@ def test_a_request_replays_only_an_answer_recorded_with_the_same_credentials(
     assert "pytest tests/x.py -k test_y --target mock --record-mode rewrite --cassette-dir" in message
 
 
+FOREIGN_CASSETTE = """\
+interactions:
+- request:
+    body: '{{}}'
+    headers:
+      Authorization:
+      - Bearer {key}
+      OpenAI-Beta:
+      - assistants=v2
+    method: POST
+    uri: http://elsewhere.example/v1/threads
+  response:
+    body:
+      string: '{{"id": "thread_foreign", "object": "thread"}}'
+    headers:
+      Content-Type:
+      - application/json
+      Openai-Organization:
+      - org-foreignorg0001
+    status:
+      code: 200
+      message: OK
+version: 1
+"""
+
+
+@pytest.mark.parametrize(
+    ("sent", "answered"),
+    [
+        pytest.param(KEY, True, id="the-recorded-key"),
+        pytest.param("sk-wrong-0000", False, id="another-key"),
+    ],
+)
+def test_a_cassette_of_another_recorder_is_scrubbed_as_it_is_loaded(
+    tmp_path: Path, sent: str, answered: bool
+) -> None:
+    """A cassette without runcancel's provenance holds raw keys: loading it classifies them, so only
+    the key it was recorded with gets its answer, and its account headers never reach the answer."""
+    path = tmp_path / "foreign.yaml"
+    path.write_text(FOREIGN_CASSETTE.format(key=KEY))
+    with (
+        block_network(),
+        httpx.Client(base_url="http://replay.invalid/v1") as client,
+        Recorder(tmp_path, "none", KEY).cassette(path),
+    ):
+        if not answered:
+            with pytest.raises(CannotOverwriteExistingCassetteException):
+                client.post("/threads", json={}, headers=headers(sent))
+            return
+        answer = client.post("/threads", json={}, headers=headers(sent))
+    assert answer.json()["id"] == "thread_foreign"
+    assert "org-foreignorg0001" not in str(answer.headers)
+
+
 def test_a_miss_names_cassette_request_and_how_to_record(mock: MockServer, tmp_path: Path) -> None:
     """The message names the cassette, the request (key class only, never the key) and the command."""
     path = tmp_path / "test_errors" / "test_error_answer[error.no_key].yaml"

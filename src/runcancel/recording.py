@@ -236,6 +236,14 @@ def _suite_version() -> str:
         return "runcancel (version unknown)"
 
 
+# Marks a request read from a cassette runcancel wrote (kept by vcrpy's copies of it).
+_SCRUBBED = "_runcancel_scrubbed"
+
+
+class _ScrubbedAnswer(dict[str, Any]):
+    """An answer read from a cassette runcancel wrote: scrubbed when it was recorded."""
+
+
 class _Persister:
     """vcrpy's persister: cassettes are read by `read_cassette` (clear errors) and written with provenance."""
 
@@ -244,7 +252,7 @@ class _Persister:
 
     def load_cassette(self, cassette_path: str, serializer: Any) -> Any:
         try:
-            cassette = read_cassette(Path(cassette_path))
+            cassette = read_cassette(Path(cassette_path), lines=False)
         except FileNotFoundError:
             raise CassetteNotFoundError() from None
 
@@ -253,7 +261,14 @@ class _Persister:
             def deserialize(_text: str) -> Any:
                 return cassette.document
 
-        return vcr_serialize.deserialize("", Parsed)
+        requests, responses, *metadata = vcr_serialize.deserialize("", Parsed)
+        if cassette.provenance is not None:
+            # Written by a Recorder: scrubbed when recorded, and scrubbing is idempotent (a key class
+            # stays itself), so vcrpy's loading does not scrub each interaction again.
+            for request in requests:
+                request.__dict__[_SCRUBBED] = True
+            responses = [_ScrubbedAnswer(response) for response in responses]
+        return (requests, responses, *metadata)
 
     def save_cassette(self, cassette_path: str, cassette_dict: Any, serializer: Any) -> None:
         recorder = self.recorder
@@ -299,13 +314,19 @@ class Recorder:
             record_mode="none",
             match_on=MATCH_ON,
             decode_compressed_response=True,
-            before_record_request=self.scrubber.request,
-            before_record_response=self.scrubber.response,
+            before_record_request=self._scrub_request,
+            before_record_response=self._scrub_response,
             record_on_exception=True,
         )
         self._vcr.register_matcher("request_signature", request_signature)
         self._vcr.register_persister(_Persister(self))
         self._log_filter = _ScrubbedLog(self.scrubber)
+
+    def _scrub_request(self, request: Any) -> Any:
+        return request if request.__dict__.get(_SCRUBBED) else self.scrubber.request(request)
+
+    def _scrub_response(self, response: dict[str, Any]) -> dict[str, Any]:
+        return response if isinstance(response, _ScrubbedAnswer) else self.scrubber.response(response)
 
     def scrub_logs(self) -> Callable[[], None]:
         """Scrub what the HTTP stack logs from now on; the function returned stops it."""
@@ -406,6 +427,7 @@ class Recorder:
         outer, self.active = self.active, path
         try:
             with self._vcr.use_cassette(str(file), record_mode=mode) as cassette:
+                _filter_once(cassette)
                 _one_at_a_time(cassette)
                 yield cassette
         finally:
@@ -470,6 +492,27 @@ class Recorder:
             f"  {reason}.\n"
             f"  {advice}"
         )
+
+
+def _filter_once(cassette: Any) -> None:
+    """vcrpy filters (copies and scrubs) a request anew each time it looks at it: four times for a
+    request answered from the cassette, once of them its own filtered copy. The same request object
+    gets the same filtered copy, and so does that copy (scrubbing is idempotent)."""
+    filtered = getattr(cassette, "_before_record_request", None)
+    if filtered is None:  # pragma: no cover - another vcrpy: it filters as before
+        return
+    local = threading.local()
+
+    def filter_once(request: Any) -> Any:
+        seen: list[tuple[Any, Any]] = getattr(local, "seen", [])
+        for known, result in seen:
+            if known is request:
+                return result
+        result = filtered(request)
+        local.seen = [(request, result), (result, result)] if result is not None else []
+        return result
+
+    cassette._before_record_request = filter_once
 
 
 def _one_at_a_time(cassette: Any) -> None:

@@ -448,6 +448,7 @@ class Recorder:
         try:
             with self._vcr.use_cassette(str(file), record_mode=mode) as cassette:
                 _filter_once(cassette)
+                _indexed(cassette)
                 _one_at_a_time(cassette)
                 yield cassette
         finally:
@@ -533,6 +534,34 @@ def _filter_once(cassette: Any) -> None:
         return result
 
     cassette._before_record_request = filter_once
+
+
+def _indexed(cassette: Any) -> None:
+    """vcrpy finds a request's recordings by running the matcher on every interaction, twice a
+    request; with the one matcher (`request_signature`) the interactions are indexed by signature
+    instead, in recorded order, so a large cassette (the probe's) answers in constant time."""
+    if list(getattr(cassette, "_match_on", ())) != [request_signature] or not hasattr(cassette, "_responses"):
+        return  # pragma: no cover - another vcrpy or matcher: it matches as before
+    lock = threading.Lock()
+    index: dict[tuple[str | None, ...], list[int]] = {}
+    indexed: tuple[list[Any], int] = ([], 0)  # the interactions indexed, and how many of them
+
+    def responses(request: Any) -> Iterator[tuple[int, Any]]:
+        nonlocal indexed
+        request = cassette._before_record_request(request)
+        data = cassette.data
+        with lock:
+            done = indexed[1] if indexed[0] is data else 0
+            if done == 0:
+                index.clear()
+            for position in range(done, len(data)):  # recorded since (or a new list)
+                index.setdefault(_signature(data[position][0]), []).append(position)
+            indexed = (data, len(data))
+            found = list(index.get(_signature(request), ())) if request else []
+        for position in found:
+            yield position, data[position][1]
+
+    cassette._responses = responses
 
 
 def _one_at_a_time(cassette: Any) -> None:

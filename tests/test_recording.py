@@ -237,6 +237,60 @@ def test_a_request_replays_only_an_answer_recorded_with_the_same_credentials(
     assert "pytest tests/x.py -k test_y --target mock --record-mode rewrite --cassette-dir" in message
 
 
+FOREIGN_CASSETTE = """\
+interactions:
+- request:
+    body: '{{}}'
+    headers:
+      Authorization:
+      - Bearer {key}
+      OpenAI-Beta:
+      - assistants=v2
+    method: POST
+    uri: http://elsewhere.example/v1/threads
+  response:
+    body:
+      string: '{{"id": "thread_foreign", "object": "thread"}}'
+    headers:
+      Content-Type:
+      - application/json
+      Openai-Organization:
+      - org-foreignorg0001
+    status:
+      code: 200
+      message: OK
+version: 1
+"""
+
+
+@pytest.mark.parametrize(
+    ("sent", "answered"),
+    [
+        pytest.param(KEY, True, id="the-recorded-key"),
+        pytest.param("sk-wrong-0000", False, id="another-key"),
+    ],
+)
+def test_a_cassette_of_another_recorder_is_scrubbed_as_it_is_loaded(
+    tmp_path: Path, sent: str, answered: bool
+) -> None:
+    """A cassette without runcancel's provenance holds raw keys: loading it classifies them, so only
+    the key it was recorded with gets its answer, and its account headers never reach the answer."""
+    path = tmp_path / "foreign.yaml"
+    path.write_text(FOREIGN_CASSETTE.format(key=KEY))
+    with (
+        block_network(),
+        httpx.Client(base_url="http://replay.invalid/v1") as client,
+        Recorder(tmp_path, "none", KEY).cassette(path),
+    ):
+        if not answered:
+            with pytest.raises(CannotOverwriteExistingCassetteException):
+                client.post("/threads", json={}, headers=headers(sent))
+            return
+        answer = client.post("/threads", json={}, headers=headers(sent))
+    assert answer.json()["id"] == "thread_foreign"
+    assert "org-foreignorg0001" not in str(answer.headers)
+
+
 def test_a_miss_names_cassette_request_and_how_to_record(mock: MockServer, tmp_path: Path) -> None:
     """The message names the cassette, the request (key class only, never the key) and the command."""
     path = tmp_path / "test_errors" / "test_error_answer[error.no_key].yaml"
@@ -298,7 +352,7 @@ def test_concurrent_identical_requests_each_get_their_own_answer(mock: MockServe
 
 
 def test_rewrite_starts_the_cassette_afresh(mock: MockServer, tmp_path: Path) -> None:
-    """`rewrite` deletes the old cassette first: nothing of the stale recording survives."""
+    """`rewrite` records afresh: nothing of the stale recording survives."""
     path = tmp_path / "rewrite.yaml"
     record(mock, path, lambda c: c.post("/assistants", json={"model": "m"}, headers=headers()))
     recorder = Recorder(tmp_path, "rewrite", KEY)
@@ -307,6 +361,56 @@ def test_rewrite_starts_the_cassette_afresh(mock: MockServer, tmp_path: Path) ->
     uris = [i["request"]["uri"] for i in yaml.safe_load(path.read_text())["interactions"]]
     assert [u.rsplit("/", 1)[1] for u in uris] == ["threads"]
     assert yaml.safe_load(path.read_text())["provenance"]["record_mode"] == "rewrite"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rewrite.yaml"]
+
+
+@pytest.mark.parametrize(
+    "stop",
+    [
+        pytest.param(KeyboardInterrupt, id="ctrl-c"),
+        pytest.param(RuntimeError, id="error"),
+    ],
+)
+def test_an_interrupted_rewrite_keeps_the_old_cassette(
+    mock: MockServer, tmp_path: Path, stop: type[BaseException]
+) -> None:
+    """A rewrite stopped half-way leaves the old cassette byte for byte, and no half-written file."""
+    path = tmp_path / "kept.yaml"
+    record(mock, path)
+    old = path.read_bytes()
+    recorder = Recorder(tmp_path, "rewrite", KEY)
+
+    def rewrite_half_way() -> None:
+        with httpx.Client(base_url=mock.base_url) as client, recorder.cassette(path):
+            client.post("/threads", json={}, headers=headers())
+            raise stop("stopped while rewriting")
+
+    with pytest.raises(stop):
+        rewrite_half_way()
+    assert path.read_bytes() == old
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.yaml"]
+
+
+def test_a_rewrite_marked_interrupted_keeps_the_old_cassette(mock: MockServer, tmp_path: Path) -> None:
+    """A cassette left normally after the run was interrupted (pytest's teardown) is not replaced."""
+    path = tmp_path / "kept.yaml"
+    record(mock, path)
+    old = path.read_bytes()
+    recorder = Recorder(tmp_path, "rewrite", KEY)
+    with httpx.Client(base_url=mock.base_url) as client, recorder.cassette(path):
+        client.post("/threads", json={}, headers=headers())
+        recorder.interrupted = True
+    assert path.read_bytes() == old
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.yaml"]
+
+
+def test_a_rewrite_that_sends_nothing_leaves_no_stale_cassette(mock: MockServer, tmp_path: Path) -> None:
+    """`rewrite` starts from nothing: a block that sends no request leaves no cassette behind."""
+    path = tmp_path / "stale.yaml"
+    record(mock, path)
+    with Recorder(tmp_path, "rewrite", KEY).cassette(path):
+        pass
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize(
@@ -533,6 +637,40 @@ def test_record_mode_none_replays(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(
         [f"runcancel: replaying {SHIPPED}, network blocked (from --record-mode none)"]
     )
+
+
+INTERRUPTIBLE = """
+import os
+
+
+def test_sends(arrange):
+    \"\"\"Creates a thread; raises KeyboardInterrupt (Ctrl-C) after it when asked to.\"\"\"
+    arrange.thread()
+    if os.environ.get("RUNCANCEL_TEST_INTERRUPT"):
+        raise KeyboardInterrupt
+"""
+
+
+def test_ctrl_c_during_a_rewrite_keeps_the_old_cassette(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C in a test while `--record-mode rewrite` runs leaves its old cassette intact."""
+    pytester.makeini("[pytest]\n")
+    pytester.makepyfile(test_interrupt=INTERRUPTIBLE)
+    recorded = run(pytester, "--target", "mock", "--record-mode", "once")
+    assert recorded.ret == 0
+    folder = pytester.path / "cassettes" / "test_interrupt"
+    old = (folder / "test_sends.yaml").read_bytes()
+    monkeypatch.setenv("RUNCANCEL_TEST_INTERRUPT", "1")
+    interrupted = run(pytester, "--target", "mock", "--record-mode", "rewrite")
+    assert interrupted.ret == 3  # runcancel's exit code of an interrupted run
+    assert (folder / "test_sends.yaml").read_bytes() == old
+    assert sorted(p.name for p in folder.iterdir()) == ["test_sends.yaml"]
+    monkeypatch.delenv("RUNCANCEL_TEST_INTERRUPT")
+    rewritten = run(pytester, "--target", "mock", "--record-mode", "rewrite")
+    assert rewritten.ret == 0
+    assert (folder / "test_sends.yaml").read_bytes() != old
+    assert yaml.safe_load((folder / "test_sends.yaml").read_text())["provenance"]["record_mode"] == "rewrite"
 
 
 def test_record_from_a_mock_started_by_hand_then_replay_same_verdicts(pytester: pytest.Pytester) -> None:

@@ -143,8 +143,12 @@ class CassetteFile:
     document: dict[str, Any] = field(repr=False)
 
 
-def read_cassette(path: Path) -> CassetteFile:
-    """Read and validate one cassette. FileNotFoundError if it does not exist; CassetteError if unusable."""
+def read_cassette(path: Path, *, lines: bool = True) -> CassetteFile:
+    """Read and validate one cassette. FileNotFoundError if it does not exist; CassetteError if unusable.
+
+    With `lines=False` (replay's reader) the interactions' lines are not kept, which reads faster;
+    an error still names its line.
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -155,8 +159,19 @@ def read_cassette(path: Path) -> CassetteFile:
         raise CassetteError(path, f"cannot be read ({exc.strerror or exc})", hint="") from None
     if not text.strip():
         raise CassetteError(path, "is empty: it holds no recorded interactions")
+    if lines:
+        return _validated(path, _document(path, text, _LineLoader))
+    # Without line numbers; a cassette that turns out to be unusable is read again with them, so
+    # that its error names the line.
     try:
-        document = yaml.load(text, Loader=_LineLoader)
+        return _validated(path, _document(path, text, _SafeLoader))
+    except CassetteError:
+        return _validated(path, _document(path, text, _LineLoader))
+
+
+def _document(path: Path, text: str, loader: Any) -> dict[str, Any]:
+    try:
+        document = yaml.load(text, Loader=loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -170,7 +185,7 @@ def read_cassette(path: Path) -> CassetteFile:
             f"is not a cassette: its top level is {_kind(document)}, not a mapping with `interactions`",
             1,
         )
-    return _validated(path, document)
+    return document
 
 
 def _validated(path: Path, document: dict[str, Any]) -> CassetteFile:

@@ -262,6 +262,10 @@ def _runcancel_cassette(request: pytest.FixtureRequest) -> Iterator[None]:
     test = request.node.nodeid.split("::", 1)[-1]
     with recorder.cassette(recorder.path(request.node.path.stem, test)):
         yield
+        # After Ctrl-C pytest tears the tests down with no exception in flight: say so, so that a
+        # cassette being rewritten keeps its old content.
+        if state is not None and (state.ctrl_c or state.interrupted is not None):
+            recorder.interrupted = True
 
 
 @pytest.hookimpl(wrapper=True)

@@ -5,7 +5,8 @@ or answered from the active cassette. This module holds all of it; the plugin on
 `Recorder.cassette(...)` around a test (or a module-scoped fixture) and yields.
 
 - Modes are pytest-recording's: `none` (replay only), `once`, `new_episodes`, `all`, and `rewrite`
-  (delete the cassette, then record it as `new_episodes`).
+  (record the cassette afresh as `new_episodes`; the old one is replaced only once the new one is
+  complete, so an interrupted rewrite loses nothing).
 - Matching tells apart what the contract tells apart: method, path, query, which key was sent
   (the session's, another, or none) and the `OpenAI-Beta` header, in one matcher
   (`request_signature`).
@@ -235,6 +236,14 @@ def _suite_version() -> str:
         return "runcancel (version unknown)"
 
 
+# Marks a request read from a cassette runcancel wrote (kept by vcrpy's copies of it).
+_SCRUBBED = "_runcancel_scrubbed"
+
+
+class _ScrubbedAnswer(dict[str, Any]):
+    """An answer read from a cassette runcancel wrote: scrubbed when it was recorded."""
+
+
 class _Persister:
     """vcrpy's persister: cassettes are read by `read_cassette` (clear errors) and written with provenance."""
 
@@ -243,7 +252,7 @@ class _Persister:
 
     def load_cassette(self, cassette_path: str, serializer: Any) -> Any:
         try:
-            cassette = read_cassette(Path(cassette_path))
+            cassette = read_cassette(Path(cassette_path), lines=False)
         except FileNotFoundError:
             raise CassetteNotFoundError() from None
 
@@ -252,7 +261,14 @@ class _Persister:
             def deserialize(_text: str) -> Any:
                 return cassette.document
 
-        return vcr_serialize.deserialize("", Parsed)
+        requests, responses, *metadata = vcr_serialize.deserialize("", Parsed)
+        if cassette.provenance is not None:
+            # Written by a Recorder: scrubbed when recorded, and scrubbing is idempotent (a key class
+            # stays itself), so vcrpy's loading does not scrub each interaction again.
+            for request in requests:
+                request.__dict__[_SCRUBBED] = True
+            responses = [_ScrubbedAnswer(response) for response in responses]
+        return (requests, responses, *metadata)
 
     def save_cassette(self, cassette_path: str, cassette_dict: Any, serializer: Any) -> None:
         recorder = self.recorder
@@ -268,6 +284,25 @@ class _Persister:
         partial = path.with_name(path.name + ".partial")
         partial.write_text(text, encoding="utf-8")
         partial.replace(path)
+
+
+# The HTTP libraries the suites send through: httpx (`TargetClient`), and requests on urllib3 and
+# http.client (schemathesis's own re-sends, e.g. its `ignored_auth` check).
+_PATCHED = ("httpx", "requests", "urllib3", "httplib")
+
+
+def _patched_libraries() -> dict[str, Any]:
+    """vcrpy patches every HTTP library it knows on entering each cassette (about a millisecond, for
+    each of a hundred cassettes); the ones the suites never send through are left unpatched where
+    vcrpy can be told so (its `skip_patchers`)."""
+    import inspect
+
+    from vcr import patch as vcr_patch
+
+    names = getattr(vcr_patch, "PATCHER_NAMES", None)
+    if names is None or "skip_patchers" not in inspect.signature(vcr.VCR).parameters:
+        return {}  # pragma: no cover - an older vcrpy patches them all, as before
+    return {"skip_patchers": tuple(name for name in names if name not in _PATCHED)}
 
 
 class Recorder:
@@ -290,17 +325,28 @@ class Recorder:
         self.recorded_from = "an unnamed target"
         self.target_url = ""
         self.active: Path | None = None  # the cassette in use, while one is (the probe's cases sit beside it)
+        # Set when the run is interrupted (Ctrl-C, a stop): cassettes being rewritten keep their old
+        # content. Tests are torn down after the interruption with no exception in flight, so the
+        # plugin says so here.
+        self.interrupted = False
         self._vcr = vcr.VCR(
             record_mode="none",
             match_on=MATCH_ON,
             decode_compressed_response=True,
-            before_record_request=self.scrubber.request,
-            before_record_response=self.scrubber.response,
+            before_record_request=self._scrub_request,
+            before_record_response=self._scrub_response,
             record_on_exception=True,
+            **_patched_libraries(),
         )
         self._vcr.register_matcher("request_signature", request_signature)
         self._vcr.register_persister(_Persister(self))
         self._log_filter = _ScrubbedLog(self.scrubber)
+
+    def _scrub_request(self, request: Any) -> Any:
+        return request if request.__dict__.get(_SCRUBBED) else self.scrubber.request(request)
+
+    def _scrub_response(self, response: dict[str, Any]) -> dict[str, Any]:
+        return response if isinstance(response, _ScrubbedAnswer) else self.scrubber.response(response)
 
     def scrub_logs(self) -> Callable[[], None]:
         """Scrub what the HTTP stack logs from now on; the function returned stops it."""
@@ -363,14 +409,46 @@ class Recorder:
 
     @contextlib.contextmanager
     def cassette(self, path: Path) -> Iterator[Any]:
-        """Requests inside go to (or come from) the cassette at `path`, saved on leaving."""
-        mode = self.mode
-        if mode == "rewrite":  # pytest-recording's rewrite: start from nothing, record everything
+        """Requests inside go to (or come from) the cassette at `path`, saved on leaving.
+
+        `rewrite` is pytest-recording's: start from nothing, record everything. The new recording
+        goes to a file beside the old one (`<name>.rewriting`) and replaces it only when the block
+        ends normally and the run was not interrupted; otherwise the old cassette stays as it was.
+        A block that sends nothing leaves no cassette, as a fresh recording would.
+        """
+        if self.mode == "rewrite":
+            with self._rewriting(path) as cassette:
+                yield cassette
+            return
+        with self._in_use(path, path, self.mode) as cassette:
+            yield cassette
+
+    @contextlib.contextmanager
+    def _rewriting(self, path: Path) -> Iterator[Any]:
+        fresh = path.with_name(path.name + ".rewriting")
+        fresh.unlink(missing_ok=True)
+        try:
+            with self._in_use(path, fresh, "new_episodes") as cassette:
+                yield cassette
+        except BaseException:
+            fresh.unlink(missing_ok=True)
+            raise
+        if self.interrupted:
+            fresh.unlink(missing_ok=True)
+        elif fresh.exists():
+            fresh.replace(path)
+        else:
             path.unlink(missing_ok=True)
-            mode = "new_episodes"
+
+    @contextlib.contextmanager
+    def _in_use(self, path: Path, file: Path, mode: str) -> Iterator[Any]:
+        """vcrpy's cassette on `file`; `path` is the active cassette meanwhile (the probe's cases sit
+        beside it)."""
         outer, self.active = self.active, path
         try:
-            with self._vcr.use_cassette(str(path), record_mode=mode) as cassette:
+            with self._vcr.use_cassette(str(file), record_mode=mode) as cassette:
+                _filter_once(cassette)
+                _indexed(cassette)
                 _one_at_a_time(cassette)
                 yield cassette
         finally:
@@ -435,6 +513,55 @@ class Recorder:
             f"  {reason}.\n"
             f"  {advice}"
         )
+
+
+def _filter_once(cassette: Any) -> None:
+    """vcrpy filters (copies and scrubs) a request anew each time it looks at it: four times for a
+    request answered from the cassette, once of them its own filtered copy. The same request object
+    gets the same filtered copy, and so does that copy (scrubbing is idempotent)."""
+    filtered = getattr(cassette, "_before_record_request", None)
+    if filtered is None:  # pragma: no cover - another vcrpy: it filters as before
+        return
+    local = threading.local()
+
+    def filter_once(request: Any) -> Any:
+        seen: list[tuple[Any, Any]] = getattr(local, "seen", [])
+        for known, result in seen:
+            if known is request:
+                return result
+        result = filtered(request)
+        local.seen = [(request, result), (result, result)] if result is not None else []
+        return result
+
+    cassette._before_record_request = filter_once
+
+
+def _indexed(cassette: Any) -> None:
+    """vcrpy finds a request's recordings by running the matcher on every interaction, twice a
+    request; with the one matcher (`request_signature`) the interactions are indexed by signature
+    instead, in recorded order, so a large cassette (the probe's) answers in constant time."""
+    if list(getattr(cassette, "_match_on", ())) != [request_signature] or not hasattr(cassette, "_responses"):
+        return  # pragma: no cover - another vcrpy or matcher: it matches as before
+    lock = threading.Lock()
+    index: dict[tuple[str | None, ...], list[int]] = {}
+    indexed: tuple[list[Any], int] = ([], 0)  # the interactions indexed, and how many of them
+
+    def responses(request: Any) -> Iterator[tuple[int, Any]]:
+        nonlocal indexed
+        request = cassette._before_record_request(request)
+        data = cassette.data
+        with lock:
+            done = indexed[1] if indexed[0] is data else 0
+            if done == 0:
+                index.clear()
+            for position in range(done, len(data)):  # recorded since (or a new list)
+                index.setdefault(_signature(data[position][0]), []).append(position)
+            indexed = (data, len(data))
+            found = list(index.get(_signature(request), ())) if request else []
+        for position in found:
+            yield position, data[position][1]
+
+    cassette._responses = responses
 
 
 def _one_at_a_time(cassette: Any) -> None:

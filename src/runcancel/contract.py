@@ -45,7 +45,8 @@ def contract_path() -> Path:
 @functools.cache
 def load_contract() -> dict[str, Any]:
     with contract_path().open(encoding="utf-8") as fh:
-        document: dict[str, Any] = yaml.safe_load(fh)
+        # libyaml's loader where PyYAML was built with it: the same document, a tenth of the time.
+        document: dict[str, Any] = yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     return document
 
 

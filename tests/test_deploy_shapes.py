@@ -25,6 +25,12 @@ from runcancel.targets import Target, TargetClient
 
 API_VERSION = "2024-05-01-preview"
 UNKNOWN_RUN = "run_deployUnknownRun0000000000"
+# What the Azure stand-in answers a request without `api-version` (a raw `#` in the path cuts the query
+# off too): an error envelope, so only the missing parameter is told.
+AZURE_NOT_FOUND = (
+    b'{"error": {"message": "Resource not found", "type": "invalid_request_error", "param": null, '
+    b'"code": "404"}}'
+)
 
 
 async def _answer(send: Send, status: int, body: bytes) -> None:
@@ -52,7 +58,7 @@ class Deployment:
         headers = [(k, v) for k, v in scope["headers"] if k not in (b"authorization", b"api-key")]
         if self.azure:
             if b"api-version" not in parse_qs(scope["query_string"]):
-                await _answer(send, 404, b'{"error": {"code": "404", "message": "Resource not found"}}')
+                await _answer(send, 404, AZURE_NOT_FOUND)
                 return
             key = dict(scope["headers"]).get(b"api-key")
             if key is not None:
@@ -62,7 +68,30 @@ class Deployment:
             headers += [(k, v) for k, v in scope["headers"] if k == b"authorization"]
         path = b"/v1" + rest
         inner = {**scope, "raw_path": path, "path": unquote_to_bytes(path).decode(), "headers": headers}
-        await self.app(inner, receive, send)
+        await self.app(inner, receive, self._as_deployed(send, scope["method"]))
+
+    def _as_deployed(self, send: Send, method: str) -> Send:
+        """The mock's `Invalid URL (METHOD /v1/...)` says the path as this deployment received it."""
+        inner = f"Invalid URL ({method} /v1".encode()
+        outer = f"Invalid URL ({method} ".encode() + self.prefix
+        start: dict[str, Any] = {}
+
+        async def deployed(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                start.update(message)
+                return
+            if message["type"] == "http.response.body" and start:
+                body = message.get("body", b"")
+                if not message.get("more_body") and inner in body:
+                    body = body.replace(inner, outer)
+                    message = {**message, "body": body}
+                    headers = [(k, v) for k, v in start.get("headers", []) if k != b"content-length"]
+                    start["headers"] = [*headers, (b"content-length", str(len(body)).encode())]
+                await send(dict(start))
+                start.clear()
+            await send(message)
+
+        return deployed
 
 
 @dataclass(frozen=True)

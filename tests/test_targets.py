@@ -467,3 +467,45 @@ def test_show_target_escapes_and_shortens() -> None:
     long = show_target(b"/" + b"x" * 1000 + b"/end")
     assert long.endswith("/end")
     assert "...(1005 bytes)..." in long
+
+
+@pytest.mark.parametrize("profile", [pytest.param("openai", id="openai"), pytest.param("azure", id="azure")])
+def test_without_a_key_no_key_header_is_sent(profile: str) -> None:
+    """A target without a key sends neither Authorization nor api-key; a wrong key asked for is 'other'."""
+    seen: list[httpx.Request] = []
+    base = AZURE if profile == "azure" else "http://h/v1"
+    target = Target(base, None, profile=profile, transport=recording_transport(seen))
+    with target.client() as client:
+        plain = client.cancel("t", "r")
+        wrong = client.cancel("t", "r", headers={"Authorization": "Bearer sk-wrong-one"})
+    assert "authorization" not in seen[0].headers
+    assert "api-key" not in seen[0].headers
+    assert (plain.auth, wrong.auth) == ("absent", "other")
+    assert target.secrets() == {}
+    [line] = [line for line in target.describe() if line.startswith("profile ")]
+    assert "no API key given" in line
+    assert "--api-key KEY or the OPENAI_API_KEY" in line
+
+
+@pytest.mark.parametrize(
+    ("target", "given", "sent"),
+    [
+        pytest.param("http://127.0.0.1:4010/v1", None, None, id="url-no-key"),
+        pytest.param("asgi:myapp.main:app", None, None, id="asgi-no-key"),
+        pytest.param("mock", None, "sk-runcancel-mock", id="mock-gets-its-key"),
+        pytest.param("replay", None, "sk-runcancel-mock", id="replay-gets-the-mock-key"),
+        pytest.param("http://127.0.0.1:4010/v1", "sk-given-key-1", "sk-given-key-1", id="url-key-given"),
+        pytest.param(
+            "http://127.0.0.1:4010/v1", "sk-runcancel-mock", "sk-runcancel-mock", id="mock-key-asked-for"
+        ),
+    ],
+)
+def test_the_mock_key_goes_only_to_the_mock_unless_asked(
+    target: str, given: str | None, sent: str | None
+) -> None:
+    """The suites send the key given; without one, the built-in mock's to the mock and its cassettes only."""
+    from runcancel.pytest_state import api_key
+    from runcancel.settings import resolve_settings
+
+    options = {"target": target, **({"api_key": given} if given else {})}
+    assert api_key(resolve_settings(options, {})) == sent

@@ -167,7 +167,7 @@ class Judge:
                 SentCase(
                     method=case.method,
                     target=target,
-                    headers=key_class(sent, client.target.api_key),
+                    headers=key_class(sent, client.target.api_key or ""),
                     path_parameters=dict(case.path_parameters or {}),
                     query=dict(case.query or {}),
                     cookies=dict(case.cookies or {}),

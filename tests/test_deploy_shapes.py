@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from broken_servers import API_KEY, Served, mock_config
 from runcancel.arrange import Arranger
 from runcancel.mock import create_app
-from runcancel.recording import Recorder, block_network
+from runcancel.recording import Recorder, block_network, replay_base_url
 from runcancel.targets import Target, TargetClient
 
 API_VERSION = "2024-05-01-preview"
@@ -239,3 +239,33 @@ def test_a_recording_under_azure_replays_on_the_key_class_of_api_key(tmp_path: P
         assert c.send("POST", "/threads", json_body={}).json()["id"] == created
         wrong = c.send("POST", "/threads", json_body={}, headers={"Authorization": "Bearer sk-other"})
         assert (wrong.status, wrong.auth) == (401, "other")
+
+
+def _cassette(folder: Path, name: str, target: str | None) -> None:
+    head = f"provenance:\n  recorded_from: somewhere\n  target: {target}\n" if target else ""
+    (folder / f"{name}.yaml").write_text(head + "version: 1\ninteractions: []\n")
+
+
+@pytest.mark.parametrize(
+    ("recorded", "base"),
+    [
+        pytest.param(["http://127.0.0.1:4010"], "http://replay.invalid/", id="root"),
+        pytest.param(["http://127.0.0.1:4010/api/v1"], "http://replay.invalid/api/v1", id="api-v1"),
+        pytest.param(
+            [f"https://r.openai.azure.com/openai?api-version={API_VERSION}"] * 2 + ["http://h/v1"],
+            f"http://replay.invalid/openai?api-version={API_VERSION}",
+            id="azure-most-common",
+        ),
+        pytest.param([None], "http://replay.invalid/v1", id="no-provenance"),
+        pytest.param([], "http://replay.invalid/v1", id="no-cassettes"),
+    ],
+)
+def test_replay_sends_to_the_recorded_base_path_and_query(
+    tmp_path: Path, recorded: list[str | None], base: str
+) -> None:
+    """Replay's base is the recorded target's path and query on a host that never resolves; /v1 when
+    no cassette says where it was recorded."""
+    for n, target in enumerate(recorded):
+        _cassette(tmp_path, f"c{n}", target)
+    assert replay_base_url(tmp_path) == base
+    Target(base, API_KEY, profile="azure" if "api-version" in base else "openai")  # a usable target

@@ -509,3 +509,13 @@ def test_the_mock_key_goes_only_to_the_mock_unless_asked(
 
     options = {"target": target, **({"api_key": given} if given else {})}
     assert api_key(resolve_settings(options, {})) == sent
+
+
+def test_the_profiles_own_key_header_wins_over_the_slot_name() -> None:
+    """Under azure, `{"Authorization": None, "api-key": K}` (a recorded case sent again) sends K."""
+    seen: list[httpx.Request] = []
+    target = Target(AZURE, "sk-right-key", profile="azure", transport=recording_transport(seen))
+    with target.client() as client:
+        exchange = client.cancel("t", "r", headers={"Authorization": None, "api-key": "sk-right-key"})
+    assert seen[0].headers.get("api-key") == "sk-right-key"
+    assert exchange.auth == "valid"

@@ -255,9 +255,12 @@ def session_target(state: Suites) -> Iterator[Target]:
     leaving), a URL, or the cassettes (replay: no server, and the network blocked throughout)."""
     record, settings, recorder = state.record, state.settings, state.recorder
     if recorder is not None and recorder.replaying:
-        from runcancel.recording import REPLAY_BASE_URL, block_network
+        from runcancel.recording import block_network, replay_base_url
 
-        target = target_for(settings, REPLAY_BASE_URL, label=f"cassettes in {recorder.cassette_dir}")
+        # The recorded target's base path and query (Azure's api-version included), on a host that
+        # never resolves.
+        base = replay_base_url(recorder.cassette_dir)
+        target = target_for(settings, base, label=f"cassettes in {recorder.cassette_dir}")
         record.target_label = target.label
         with block_network():
             yield target
@@ -267,7 +270,7 @@ def session_target(state: Suites) -> Iterator[Target]:
         learn_secrets(state, target)
         record.target_label = target.label
         if recorder is not None:
-            recorder.recording_from(target.base_url, target.base_url)
+            recorder.recording_from(_with_query(target), target.base_url)
         yield target
         return
     from runcancel.mock import DEFAULT_API_KEY, MockConfig, MockServer, MockStartError
@@ -282,10 +285,14 @@ def session_target(state: Suites) -> Iterator[Target]:
         target = target_for(settings, server.base_url, label=f"the built-in mock at {server.base_url}")
         record.target_label = target.label
         if recorder is not None:
-            recorder.recording_from(target.base_url, "the built-in reference mock (runcancel.mock)")
+            recorder.recording_from(_with_query(target), "the built-in reference mock (runcancel.mock)")
         yield target
     finally:
         server.__exit__(None, None, None)
+
+
+def _with_query(target: Target) -> str:
+    return target.base_url + (f"?{target.query}" if target.query else "")
 
 
 class Interruptions:

@@ -154,16 +154,24 @@ def test_azure_reaches_every_clause_but_the_beta_ones(certified: dict[str, Certi
         assert "api-version=2024-05-01-preview" in request["uri"]
 
 
-@pytest.mark.parametrize("where", [pytest.param(w, id=w) for w in SHAPES])
+@pytest.mark.parametrize("where", [pytest.param(w, id=w) for w in WHERE])
 def test_a_recording_from_each_shape_replays_offline_to_the_same_states(
     where: str, certified: dict[str, Certified]
 ) -> None:
     """`certify replay` sends to the recorded base path and query (the profile's key header too), so
-    every cassette matches and each clause reaches the state it had live."""
+    every cassette matches and each clause reaches the state it had live; an in-process app's
+    exchanges are recorded like a server's."""
     run = certified[where]
+    assert len(list(run.cassettes.rglob("*.yaml"))) > 10
     assert states(run.findings), run.done.stdout[-3000:]
     replayed = runcancel("replay", "--profile", run.profile, "--cassette-dir", "cassettes", cwd=run.folder)
     assert "no recording in cassette" not in replayed.stdout, replayed.stdout[-3000:]
     assert replayed.returncode == run.done.returncode, replayed.stdout[-3000:]
     assert "replaying" in replayed.stdout
-    assert states(findings_in(run.folder)) == states(run.findings)
+    live, replay = states(run.findings), states(findings_in(run.folder))
+    if where == "in-process":
+        # Live, the probe suite leaves ignored_auth not verified in-process (it once could not send
+        # schemathesis's re-sends there); replayed, they come from the cassette like every request.
+        resent = (live.pop("probe.ignored_auth"), replay.pop("probe.ignored_auth"))
+        assert resent == ("not verified", "passed")
+    assert replay == live

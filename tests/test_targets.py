@@ -319,6 +319,11 @@ def test_azure_names_the_beta_clauses_not_applicable_from_the_contract() -> None
     assert set(azure.not_applicable) <= set(all_clauses())
     assert all("OpenAI-Beta" in reason for reason in azure.not_applicable.values())
     assert get_profile("openai").not_applicable == {}
+    reason = azure.not_applicable_reason("error.no_beta")
+    assert reason is not None
+    assert reason.startswith("not applicable under --profile azure: Azure OpenAI takes no `OpenAI-Beta`")
+    assert azure.not_applicable_reason("error.envelope") is None
+    assert get_profile("openai").not_applicable_reason("error.no_beta") is None
 
 
 def test_the_transport_clauses_are_in_the_catalogue() -> None:

@@ -41,6 +41,11 @@ class Profile:
         """The key header (none when there is no key) and the beta header, as every request sends them."""
         return {**({self.key_header: self.key_value(key)} if key is not None else {}), **self.beta}
 
+    def not_applicable_reason(self, clause: str) -> str | None:
+        """Why `clause` cannot hold under this profile (for a "not verified" outcome), or None."""
+        reason = self.not_applicable.get(clause)
+        return None if reason is None else f"not applicable under --profile {self.name}: {reason}"
+
     def check(self, base: BaseURL, shown: str) -> None:
         """TargetError when the target's URL lacks what this profile requires (Azure's `api-version`)."""
         for name, why in self.required_query.items():

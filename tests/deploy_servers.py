@@ -12,6 +12,8 @@ import threading
 import time
 from collections.abc import Callable
 
+from starlette.types import ASGIApp, Receive, Scope, Send
+
 HOST = "127.0.0.1"
 Handler = Callable[[socket.socket, int], None]
 JSON_OK = json.dumps({"object": "thread", "id": "thread_ok"}).encode()
@@ -201,3 +203,34 @@ def counting() -> tuple[Handler, list[float]]:
         answer(conn, "200 OK", JSON_OK)
 
     return handle, times
+
+
+class EveryThirdLimited:
+    """An ASGI app in front of another: every third HTTP request is answered 429 with `Retry-After`
+    (and the contract's error envelope) instead of reaching it, the way a rate limiter in front of a
+    server answers."""
+
+    def __init__(self, app: ASGIApp, retry_after: str = "1") -> None:
+        self.app, self.retry_after = app, retry_after
+        self.requests = 0
+        self.limited = 0
+        self._lock = threading.Lock()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        with self._lock:
+            self.requests += 1
+            limited = self.requests % 3 == 0
+            self.limited += limited
+        if not limited:
+            await self.app(scope, receive, send)
+            return
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(RATE_LIMITED)).encode()),
+            (b"retry-after", self.retry_after.encode()),
+        ]
+        await send({"type": "http.response.start", "status": 429, "headers": headers})
+        await send({"type": "http.response.body", "body": RATE_LIMITED})

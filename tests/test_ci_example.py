@@ -21,6 +21,11 @@ def steps() -> list[dict[str, Any]]:
     return found
 
 
+def job_env() -> dict[str, str]:
+    document = yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))
+    return {str(k): str(v) for k, v in (document["jobs"]["certify"].get("env") or {}).items()}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -42,6 +47,7 @@ def test_the_run_steps_certify_the_built_in_mock(tmp_path: Path) -> None:
     script = ["set -euo pipefail", "trap 'kill $(jobs -p) 2>/dev/null || true' EXIT"]
     script += [s["run"] for s in steps() if "run" in s and s.get("id") != "install"]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "RUNCANCEL_", "HYPOTHESIS_"))}
+    env.update(job_env())  # the job's environment (the key), as the runner sets it
     env.update(
         SERVER_PORT=str(free_port()),
         GITHUB_STEP_SUMMARY=str(tmp_path / "summary.md"),

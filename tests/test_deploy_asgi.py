@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from starlette.applications import Starlette
@@ -11,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from runcancel.recording import Recorder, block_network
 from runcancel.targets import Target, TargetError
 
 KEY = "sk-in-process-key"
@@ -121,3 +123,16 @@ def test_a_bad_spec_is_one_paragraph(spec: str, problem: str) -> None:
         Target.from_spec(spec, KEY)
     assert problem in str(caught.value)
     assert "asgi:myserver.main:app" in str(caught.value)
+
+
+def test_an_in_process_app_is_recorded_and_replayed(tmp_path: Path) -> None:
+    """vcrpy records an in-process app's exchanges like a server's; replay answers them offline."""
+    path = tmp_path / "suite" / "case.yaml"
+    with Recorder(tmp_path, "all", KEY).cassette(path), Target.from_spec(echo_app(), KEY).client() as c:
+        live = c.send("GET", "/threads/thread_x").json()
+    assert "/v1/threads/thread_x" in path.read_text()
+    assert KEY not in path.read_text()
+    replay = Target("http://replay.invalid/v1", KEY)
+    with block_network(), Recorder(tmp_path, "none", KEY).cassette(path), replay.client() as c:
+        replayed = c.send("GET", "/threads/thread_x").json()
+    assert replayed == {**live, "authorization": "Bearer <api-key>"}  # the echoed key, scrubbed

@@ -6,6 +6,10 @@ behaviour each; the in-process transport gets the same bounds against an app tha
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +18,9 @@ import httpx
 import pytest
 from starlette.types import Receive, Scope, Send
 
+from broken_servers import API_KEY, Served, mock_config
 from deploy_servers import (
+    EveryThirdLimited,
     RawServer,
     close_mid_body_first,
     counting,
@@ -28,6 +34,7 @@ from deploy_servers import (
     ten_gib_undeclared,
     trickle,
 )
+from runcancel.mock import create_app
 from runcancel.recording import Recorder
 from runcancel.targets import (
     BOUNDED_ANSWER,
@@ -363,3 +370,29 @@ def test_proxies_come_from_the_environment_and_stay_bounded(
     assert serve.requests == 1
     assert exchange.status == 200
     assert [f.clause for f in exchange.findings] == ([BOUNDED_ANSWER] if bounded else [])
+
+
+def test_certify_waits_out_every_429_of_a_rate_limited_target(tmp_path: Path) -> None:
+    """Every third request answered 429 Retry-After: 1, the probe's own included (schemathesis's
+    ignored_auth re-sends, the 64 KiB corpus case): the run completes, its clauses hold, and the
+    terminal says how many 429s were waited out."""
+    app = EveryThirdLimited(create_app(mock_config()))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "RUNCANCEL_", "HYPOTHESIS_"))}
+    with Served(app) as served:
+        command = [sys.executable, "-m", "runcancel.cli", "certify", served.url, "--api-key", API_KEY]
+        done = subprocess.run(
+            [*command, "--probe-examples", "3", "--", "-k", "test_probe"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    assert done.returncode == 0, done.stdout[-3000:]
+    clauses = json.loads((tmp_path / "reports" / "findings.json").read_text())["clauses"]
+    probe = {c["id"]: c["state"] for c in clauses if c["id"].startswith("probe.")}
+    assert len(probe) > 30
+    assert set(probe.values()) == {"passed"}, probe
+    assert app.limited >= 10
+    assert f"rate limits: {app.limited} answers 429 waited out ({app.limited:.1f} s in all" in done.stdout
+    assert "not waited out" not in done.stdout

@@ -20,11 +20,17 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from broken_servers import API_KEY, Served, mock_config
 from runcancel.arrange import Arranger
 from runcancel.mock import create_app
-from runcancel.recording import Recorder, block_network
+from runcancel.recording import Recorder, block_network, replay_base_url
 from runcancel.targets import Target, TargetClient
 
 API_VERSION = "2024-05-01-preview"
 UNKNOWN_RUN = "run_deployUnknownRun0000000000"
+# What the Azure stand-in answers a request without `api-version` (a raw `#` in the path cuts the query
+# off too): an error envelope, so only the missing parameter is told.
+AZURE_NOT_FOUND = (
+    b'{"error": {"message": "Resource not found", "type": "invalid_request_error", "param": null, '
+    b'"code": "404"}}'
+)
 
 
 async def _answer(send: Send, status: int, body: bytes) -> None:
@@ -52,7 +58,7 @@ class Deployment:
         headers = [(k, v) for k, v in scope["headers"] if k not in (b"authorization", b"api-key")]
         if self.azure:
             if b"api-version" not in parse_qs(scope["query_string"]):
-                await _answer(send, 404, b'{"error": {"code": "404", "message": "Resource not found"}}')
+                await _answer(send, 404, AZURE_NOT_FOUND)
                 return
             key = dict(scope["headers"]).get(b"api-key")
             if key is not None:
@@ -62,7 +68,30 @@ class Deployment:
             headers += [(k, v) for k, v in scope["headers"] if k == b"authorization"]
         path = b"/v1" + rest
         inner = {**scope, "raw_path": path, "path": unquote_to_bytes(path).decode(), "headers": headers}
-        await self.app(inner, receive, send)
+        await self.app(inner, receive, self._as_deployed(send, scope["method"]))
+
+    def _as_deployed(self, send: Send, method: str) -> Send:
+        """The mock's `Invalid URL (METHOD /v1/...)` says the path as this deployment received it."""
+        inner = f"Invalid URL ({method} /v1".encode()
+        outer = f"Invalid URL ({method} ".encode() + self.prefix
+        start: dict[str, Any] = {}
+
+        async def deployed(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                start.update(message)
+                return
+            if message["type"] == "http.response.body" and start:
+                body = message.get("body", b"")
+                if not message.get("more_body") and inner in body:
+                    body = body.replace(inner, outer)
+                    message = {**message, "body": body}
+                    headers = [(k, v) for k, v in start.get("headers", []) if k != b"content-length"]
+                    start["headers"] = [*headers, (b"content-length", str(len(body)).encode())]
+                await send(dict(start))
+                start.clear()
+            await send(message)
+
+        return deployed
 
 
 @dataclass(frozen=True)
@@ -210,3 +239,33 @@ def test_a_recording_under_azure_replays_on_the_key_class_of_api_key(tmp_path: P
         assert c.send("POST", "/threads", json_body={}).json()["id"] == created
         wrong = c.send("POST", "/threads", json_body={}, headers={"Authorization": "Bearer sk-other"})
         assert (wrong.status, wrong.auth) == (401, "other")
+
+
+def _cassette(folder: Path, name: str, target: str | None) -> None:
+    head = f"provenance:\n  recorded_from: somewhere\n  target: {target}\n" if target else ""
+    (folder / f"{name}.yaml").write_text(head + "version: 1\ninteractions: []\n")
+
+
+@pytest.mark.parametrize(
+    ("recorded", "base"),
+    [
+        pytest.param(["http://127.0.0.1:4010"], "http://replay.invalid/", id="root"),
+        pytest.param(["http://127.0.0.1:4010/api/v1"], "http://replay.invalid/api/v1", id="api-v1"),
+        pytest.param(
+            [f"https://r.openai.azure.com/openai?api-version={API_VERSION}"] * 2 + ["http://h/v1"],
+            f"http://replay.invalid/openai?api-version={API_VERSION}",
+            id="azure-most-common",
+        ),
+        pytest.param([None], "http://replay.invalid/v1", id="no-provenance"),
+        pytest.param([], "http://replay.invalid/v1", id="no-cassettes"),
+    ],
+)
+def test_replay_sends_to_the_recorded_base_path_and_query(
+    tmp_path: Path, recorded: list[str | None], base: str
+) -> None:
+    """Replay's base is the recorded target's path and query on a host that never resolves; /v1 when
+    no cassette says where it was recorded."""
+    for n, target in enumerate(recorded):
+        _cassette(tmp_path, f"c{n}", target)
+    assert replay_base_url(tmp_path) == base
+    Target(base, API_KEY, profile="azure" if "api-version" in base else "openai")  # a usable target

@@ -176,7 +176,9 @@ def test_arrange_cleans_up_even_when_the_test_fails(pytester: pytest.Pytester, m
         "    arrange.run('completed')\n"
         "    assert False, 'the test fails after arranging'\n"
     )
-    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--target", mock.url)
+    result = pytester.runpytest_inprocess(
+        "-p", "no:cacheprovider", "--target", mock.url, "--api-key", DEFAULT_API_KEY
+    )
     result.assert_outcomes(failed=1)
     after = mock.app.state.store.sizes()
     assert after["threads"] == before["threads"]
@@ -190,7 +192,15 @@ def test_a_status_the_target_cannot_reach_is_not_verified(pytester: pytest.Pytes
     # wait is too short to see anything but the first stages.
     with MockServer(MockConfig(step=5)) as slow:
         result = pytester.runpytest_inprocess(
-            "-p", "no:cacheprovider", "-rs", "--target", slow.url, "--arrange-timeout", "0.2"
+            "-p",
+            "no:cacheprovider",
+            "-rs",
+            "--target",
+            slow.url,
+            "--api-key",
+            DEFAULT_API_KEY,
+            "--arrange-timeout",
+            "0.2",
         )
     result.assert_outcomes(skipped=1)
     result.stdout.fnmatch_lines(
@@ -234,14 +244,19 @@ def test_a_slow_target_fails_with_the_timeout_stated(pytester: pytest.Pytester) 
     assert "Traceback" not in result.stdout.str()
 
 
-def test_default_key_is_the_mock_key(pytester: pytest.Pytester, mock: MockServer) -> None:
-    """With no key anywhere, the suites send the built-in mock's key, which a hand-started mock accepts."""
+@pytest.mark.parametrize("given", [pytest.param(False, id="no-key"), pytest.param(True, id="mock-key-given")])
+def test_the_mock_key_goes_to_a_url_only_when_given(
+    pytester: pytest.Pytester, mock: MockServer, given: bool
+) -> None:
+    """With no key anywhere, a URL target (a hand-started mock too) is sent no key; given, it is sent."""
+    expected, status = (f"'Bearer {DEFAULT_API_KEY}'", 200) if given else ("None", 401)
     pytester.makepyfile(
         "def test_x(runcancel_client):\n"
-        f"    assert runcancel_client.default_headers()['Authorization'] == 'Bearer {DEFAULT_API_KEY}'\n"
-        "    assert runcancel_client.send('POST', '/threads', json_body={}).status == 200\n"
+        f"    assert runcancel_client.default_headers().get('Authorization') == {expected}\n"
+        f"    assert runcancel_client.send('POST', '/threads', json_body={{}}).status == {status}\n"
     )
-    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--target", mock.url)
+    key = ["--api-key", DEFAULT_API_KEY] if given else []
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--target", mock.url, *key)
     result.assert_outcomes(passed=1)
 
 
@@ -257,7 +272,14 @@ def test_a_clause_test_that_ends_before_its_verdict_is_recorded_not_verified(
     )
     with MockServer(MockConfig(step=5)) as slow:
         result = pytester.runpytest_inprocess(
-            "-p", "no:cacheprovider", "--target", slow.url, "--arrange-timeout", "0.1"
+            "-p",
+            "no:cacheprovider",
+            "--target",
+            slow.url,
+            "--api-key",
+            DEFAULT_API_KEY,
+            "--arrange-timeout",
+            "0.1",
         )
     result.assert_outcomes(skipped=1)
     result.stdout.fnmatch_lines(
@@ -277,7 +299,9 @@ def test_runs_read_while_arranging_are_checked_too(pytester: pytest.Pytester) ->
 
     pytester.makepyfile("def test_x(arrange):\n    arrange.run('completed')\n")
     with Served(on_read_run(wrong_totals)(mock_config())) as served:
-        result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--target", served.url)
+        result = pytester.runpytest_inprocess(
+            "-p", "no:cacheprovider", "--target", served.url, "--api-key", DEFAULT_API_KEY
+        )
     result.assert_outcomes(passed=1)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     document = json.loads((pytester.path / "reports" / "findings.json").read_text())

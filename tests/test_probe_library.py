@@ -240,8 +240,7 @@ def client_for(sent: list[tuple[str, bytes, str | None]]) -> Iterator[Callable[[
             sent.append((request.method, request.extensions["target"], request.headers.get("openai-beta")))
             return handler(request)
 
-        # Port 9 refuses at once: a check that re-sends through its own transport (ignored_auth, on
-        # the anchor's 200) never leaves this machine.
+        # A check that re-sends (ignored_auth, on the anchor's 200) goes through this client too.
         client = Target(FAKE, "sk-test", transport=httpx.MockTransport(recording)).client()
         clients.append(client)
         return client
@@ -333,7 +332,9 @@ def test_a_request_without_answer_stops_the_run(
         raise httpx.ReadTimeout("timed out", request=request)
 
     run = run_generated(client_for(hangs), SMALL, anchor=ANCHOR)
-    assert len(sent) == 2
+    # The anchor, ignored_auth's two re-sends of it (without the key, with a wrong one), the case that hung.
+    anchored = [path_ids(target).get("run") == ANCHOR[1] for _method, target, _beta in sent]
+    assert anchored == [True, True, True, False]
     [finding] = run.findings("probe.answered")
     assert "did not answer" in finding.observed
     assert finding.evidence is not None

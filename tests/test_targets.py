@@ -319,6 +319,11 @@ def test_azure_names_the_beta_clauses_not_applicable_from_the_contract() -> None
     assert set(azure.not_applicable) <= set(all_clauses())
     assert all("OpenAI-Beta" in reason for reason in azure.not_applicable.values())
     assert get_profile("openai").not_applicable == {}
+    reason = azure.not_applicable_reason("error.no_beta")
+    assert reason is not None
+    assert reason.startswith("not applicable under --profile azure: Azure OpenAI takes no `OpenAI-Beta`")
+    assert azure.not_applicable_reason("error.envelope") is None
+    assert get_profile("openai").not_applicable_reason("error.no_beta") is None
 
 
 def test_the_transport_clauses_are_in_the_catalogue() -> None:
@@ -467,3 +472,55 @@ def test_show_target_escapes_and_shortens() -> None:
     long = show_target(b"/" + b"x" * 1000 + b"/end")
     assert long.endswith("/end")
     assert "...(1005 bytes)..." in long
+
+
+@pytest.mark.parametrize("profile", [pytest.param("openai", id="openai"), pytest.param("azure", id="azure")])
+def test_without_a_key_no_key_header_is_sent(profile: str) -> None:
+    """A target without a key sends neither Authorization nor api-key; a wrong key asked for is 'other'."""
+    seen: list[httpx.Request] = []
+    base = AZURE if profile == "azure" else "http://h/v1"
+    target = Target(base, None, profile=profile, transport=recording_transport(seen))
+    with target.client() as client:
+        plain = client.cancel("t", "r")
+        wrong = client.cancel("t", "r", headers={"Authorization": "Bearer sk-wrong-one"})
+    assert "authorization" not in seen[0].headers
+    assert "api-key" not in seen[0].headers
+    assert (plain.auth, wrong.auth) == ("absent", "other")
+    assert target.secrets() == {}
+    [line] = [line for line in target.describe() if line.startswith("profile ")]
+    assert "no API key given" in line
+    assert "--api-key KEY or the OPENAI_API_KEY" in line
+
+
+@pytest.mark.parametrize(
+    ("target", "given", "sent"),
+    [
+        pytest.param("http://127.0.0.1:4010/v1", None, None, id="url-no-key"),
+        pytest.param("asgi:myapp.main:app", None, None, id="asgi-no-key"),
+        pytest.param("mock", None, "sk-runcancel-mock", id="mock-gets-its-key"),
+        pytest.param("replay", None, "sk-runcancel-mock", id="replay-gets-the-mock-key"),
+        pytest.param("http://127.0.0.1:4010/v1", "sk-given-key-1", "sk-given-key-1", id="url-key-given"),
+        pytest.param(
+            "http://127.0.0.1:4010/v1", "sk-runcancel-mock", "sk-runcancel-mock", id="mock-key-asked-for"
+        ),
+    ],
+)
+def test_the_mock_key_goes_only_to_the_mock_unless_asked(
+    target: str, given: str | None, sent: str | None
+) -> None:
+    """The suites send the key given; without one, the built-in mock's to the mock and its cassettes only."""
+    from runcancel.pytest_state import api_key
+    from runcancel.settings import resolve_settings
+
+    options = {"target": target, **({"api_key": given} if given else {})}
+    assert api_key(resolve_settings(options, {})) == sent
+
+
+def test_the_profiles_own_key_header_wins_over_the_slot_name() -> None:
+    """Under azure, `{"Authorization": None, "api-key": K}` (a recorded case sent again) sends K."""
+    seen: list[httpx.Request] = []
+    target = Target(AZURE, "sk-right-key", profile="azure", transport=recording_transport(seen))
+    with target.client() as client:
+        exchange = client.cancel("t", "r", headers={"Authorization": None, "api-key": "sk-right-key"})
+    assert seen[0].headers.get("api-key") == "sk-right-key"
+    assert exchange.auth == "valid"

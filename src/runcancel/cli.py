@@ -157,6 +157,13 @@ def _check_settings(args: argparse.Namespace) -> None:
         settings = resolve_settings(options, os.environ)
     except SettingsError as exc:
         raise UsageError(str(exc)) from None
+    if settings.api_key.value:
+        from runcancel.targets import check_key
+
+        try:
+            check_key(settings.api_key.value, f"the API key (from {settings.api_key.source})")
+        except TargetError as exc:
+            raise UsageError(str(exc)) from None
     # An in-process app (asgi:MODULE:ATTR) is imported, and refused if it cannot be, by the suites.
     if not (settings.uses_mock or settings.replays or settings.target.value.startswith(ASGI_PREFIX)):
         try:

@@ -158,7 +158,7 @@ def suites(config: pytest.Config) -> Suites:
     settings = settings_of(config)
     label = "the built-in reference mock" if settings.uses_mock else settings.target.value
     scrubber = Scrubber(
-        api_key(settings),
+        api_key(settings) or "",
         organization=os.environ.get("OPENAI_ORG_ID"),
         project=os.environ.get("OPENAI_PROJECT_ID"),
     )
@@ -170,7 +170,7 @@ def suites(config: pytest.Config) -> Suites:
         state.recorder = Recorder.from_environment(
             _cassette_dir(config, settings),
             settings.record_mode.value or "none",
-            api_key(settings),
+            api_key(settings) or "",
             os.environ,
         )
         config.add_cleanup(state.recorder.scrub_logs())
@@ -234,10 +234,19 @@ def learn_secrets(state: Suites, target: Target) -> None:
             scrubber.learn_all(secrets)
 
 
-def api_key(settings: Settings) -> str:
+def api_key(settings: Settings) -> str | None:
+    """The key the suites send: the one given (option, OPENAI_API_KEY, ini), else the built-in mock's
+    to the built-in mock and its cassettes only, else none (`verdicts.key_for` decides)."""
     from runcancel.settings import DEFAULT_API_KEY
+    from runcancel.verdicts import key_for
 
-    return settings.api_key.value or DEFAULT_API_KEY
+    key, _source = key_for(
+        settings.api_key.value,
+        settings.api_key.source,
+        target=settings.target.value,
+        mock_key=DEFAULT_API_KEY,
+    )
+    return key
 
 
 @contextlib.contextmanager
@@ -246,9 +255,12 @@ def session_target(state: Suites) -> Iterator[Target]:
     leaving), a URL, or the cassettes (replay: no server, and the network blocked throughout)."""
     record, settings, recorder = state.record, state.settings, state.recorder
     if recorder is not None and recorder.replaying:
-        from runcancel.recording import REPLAY_BASE_URL, block_network
+        from runcancel.recording import block_network, replay_base_url
 
-        target = target_for(settings, REPLAY_BASE_URL, label=f"cassettes in {recorder.cassette_dir}")
+        # The recorded target's base path and query (Azure's api-version included), on a host that
+        # never resolves.
+        base = replay_base_url(recorder.cassette_dir)
+        target = target_for(settings, base, label=f"cassettes in {recorder.cassette_dir}")
         record.target_label = target.label
         with block_network():
             yield target
@@ -258,13 +270,14 @@ def session_target(state: Suites) -> Iterator[Target]:
         learn_secrets(state, target)
         record.target_label = target.label
         if recorder is not None:
-            recorder.recording_from(target.base_url, target.base_url)
+            recorder.recording_from(_with_query(target), target.base_url)
         yield target
         return
-    from runcancel.mock import MockConfig, MockServer, MockStartError
+    from runcancel.mock import DEFAULT_API_KEY, MockConfig, MockServer, MockStartError
 
     try:
-        server = MockServer(MockConfig(api_key=api_key(settings), step=0.005, cancel_delay=0.005), port=0)
+        key = api_key(settings) or DEFAULT_API_KEY  # the built-in mock always gets a key (key_for)
+        server = MockServer(MockConfig(api_key=key, step=0.005, cancel_delay=0.005), port=0)
         server.__enter__()
     except MockStartError as exc:
         pytest.exit(str(exc), returncode=3)
@@ -272,10 +285,14 @@ def session_target(state: Suites) -> Iterator[Target]:
         target = target_for(settings, server.base_url, label=f"the built-in mock at {server.base_url}")
         record.target_label = target.label
         if recorder is not None:
-            recorder.recording_from(target.base_url, "the built-in reference mock (runcancel.mock)")
+            recorder.recording_from(_with_query(target), "the built-in reference mock (runcancel.mock)")
         yield target
     finally:
         server.__exit__(None, None, None)
+
+
+def _with_query(target: Target) -> str:
+    return target.base_url + (f"?{target.query}" if target.query else "")
 
 
 class Interruptions:

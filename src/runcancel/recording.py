@@ -66,6 +66,7 @@ __all__ = [
     "block_network",
     "cassette_name",
     "classify_key",
+    "replay_base_url",
     "scrub_url",
 ]
 
@@ -378,8 +379,13 @@ class Recorder:
         return self.mode == "none"
 
     def recording_from(self, base_url: str, label: str) -> None:
-        """Name the target the cassettes are recorded from (written into their provenance)."""
-        self.target_url = self.scrubber.text(scrub_url(base_url))
+        """Name the target the cassettes are recorded from (written into their provenance): its base URL
+        with its query (credential values redacted), which replay sends to again (`replay_base_url`)."""
+        from runcancel.targets.urls import redact_query
+
+        query = urlsplit(base_url).query
+        shown = scrub_url(base_url) + (f"?{redact_query(query)}" if query else "")
+        self.target_url = self.scrubber.text(shown)
         self.recorded_from = label
 
     def provenance(self) -> dict[str, str]:
@@ -474,7 +480,7 @@ class Recorder:
         where = nodeid.split("::", 1)[0].replace("\\", "/")
         suites = "--pyargs runcancel.contracts" if "runcancel/contracts/" in where else shlex.quote(where)
         live = bool(self.target_url) and "runcancel.mock" not in self.recorded_from
-        target = self.target_url if live else "mock"
+        target = shlex.quote(self.target_url) if live else "mock"
         hint = "" if live else " (or --target <URL>)"
         return (
             f"pytest {suites} -k {shlex.quote(test)} --target {target} --record-mode rewrite "
@@ -562,6 +568,52 @@ def _indexed(cassette: Any) -> None:
             yield position, data[position][1]
 
     cassette._responses = responses
+
+
+# -- where replay sends -------------------------------------------------------------------------------
+
+REPLAY_ORIGIN = "http://replay.invalid"
+_PROVENANCE_HEAD = 4096  # the provenance is a cassette's first lines: this much of a file is read
+
+
+def replay_base_url(cassette_dir: Path) -> str:
+    """Where replay sends: `REPLAY_ORIGIN` + the base path and query of the target the cassettes were
+    recorded from (their provenance's `target`; the most common one, if they differ), so cassettes
+    recorded from `/`, `/api/v1` or Azure's `/openai?api-version=...` match what replay sends.
+    `REPLAY_BASE_URL` (`/v1`) when no cassette says."""
+    from collections import Counter
+
+    import yaml
+
+    seen: Counter[str] = Counter()
+    for path in sorted(cassette_dir.rglob("*.yaml")) if cassette_dir.is_dir() else []:
+        try:
+            with path.open(encoding="utf-8") as file:
+                head = file.read(_PROVENANCE_HEAD)
+        except (OSError, UnicodeDecodeError):
+            continue
+        lines = head.splitlines()
+        if not lines or lines[0].strip() != "provenance:":
+            continue
+        block = [lines[0], *(line for line in _indented(lines[1:]))]
+        try:
+            provenance = (yaml.safe_load("\n".join(block)) or {}).get("provenance")
+        except yaml.YAMLError:
+            continue
+        target = provenance.get("target") if isinstance(provenance, dict) else None
+        if isinstance(target, str) and target.startswith(("http://", "https://")):
+            parts = urlsplit(target)
+            seen[(parts.path.rstrip("/") or "/") + (f"?{parts.query}" if parts.query else "")] += 1
+    if not seen:
+        return REPLAY_BASE_URL
+    return REPLAY_ORIGIN + seen.most_common(1)[0][0]
+
+
+def _indented(lines: list[str]) -> Iterator[str]:
+    for line in lines:
+        if line and not line.startswith(" "):
+            return
+        yield line
 
 
 def _one_at_a_time(cassette: Any) -> None:

@@ -119,6 +119,11 @@ def _text(text: str, where: str) -> str:
     return text.strip()
 
 
+def _as_given(text: str, where: str) -> str:
+    """A key as given: a stray CR or non-breaking space is refused where the key is checked, not dropped."""
+    return text
+
+
 def _seconds(text: str, where: str) -> float:
     """A finite number of seconds above 0 (`inf`, `nan`, `0` and words are refused)."""
     try:
@@ -311,8 +316,9 @@ SETTINGS: tuple[Spec, ...] = (
     ),
     Spec(
         "api_key", "--api-key", "OPENAI_API_KEY", None, None, "KEY",
-        "API key sent to the target. Default: the built-in mock's key. Prefer the environment variable.",
-        secret=True,
+        "API key sent to the target. Default: the built-in mock's key to the built-in mock, none to any "
+        "other target. Prefer the environment variable.",
+        _as_given, secret=True,
     ),
     Spec(
         "request_timeout", "--request-timeout", "RUNCANCEL_REQUEST_TIMEOUT", "runcancel_request_timeout",

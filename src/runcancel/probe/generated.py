@@ -209,7 +209,9 @@ def replay_generated(
         if judge.stopped:
             break
         judge.send(
-            rebuild_case(judge.operation, sent), sent.target, sent.headers_to_send(client.target.api_key)
+            rebuild_case(judge.operation, sent),
+            sent.target,
+            sent.headers_to_send(client.target.api_key or ""),
         )
     return judge.finish()
 

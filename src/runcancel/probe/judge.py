@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 from runcancel.findings import Evidence, Finding, preview
 from runcancel.probe.cases import CasesFile, ProbeSettings, SentCase, describe_meta, key_class
 from runcancel.probe.checks import ANSWERED, GENERATED_CHECKS, GeneratedCheck
+from runcancel.probe.resend import as_bearer, route_resends
 from runcancel.targets import BETA_HEADER, Exchange, TargetClient, TargetError
 
 __all__ = ["SHOWN_FAILURES", "CheckResult", "GeneratedRun", "Judge", "overrides_of", "target_of"]
@@ -108,6 +109,7 @@ class Judge:
             "timeout": client.target.timeout,
         }
         self._anchor_checks = [c for c in GENERATED_CHECKS if c.anchor]
+        route_resends(operation, client)  # ignored_auth's re-sends: paced, 429s waited out, recorded
 
     def finish(self) -> GeneratedRun:
         self.run.seconds = time.perf_counter() - self.started
@@ -165,7 +167,7 @@ class Judge:
                 SentCase(
                     method=case.method,
                     target=target,
-                    headers=key_class(sent, client.target.api_key),
+                    headers=key_class(sent, client.target.api_key or ""),
                     path_parameters=dict(case.path_parameters or {}),
                     query=dict(case.query or {}),
                     cookies=dict(case.cookies or {}),
@@ -226,6 +228,7 @@ class Judge:
         A check that cannot run (a re-send refused, say) stops schemathesis's loop: it is noted as a
         problem of its own (never a pass) and the checks after it run in another call.
         """
+        sent = as_bearer(sent, self.client)  # the key as the contract documents it, whatever the profile
         response = _as_schemathesis_response(
             exchange, self.client.target.base_url + target.decode("ascii", "replace"), sent
         )

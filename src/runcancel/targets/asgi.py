@@ -28,7 +28,7 @@ import anyio.from_thread
 import httpx
 from anyio.abc import ObjectReceiveStream
 
-from runcancel.targets.bounds import BUDGET, Budget
+from runcancel.targets.bounds import BUDGET, Budget, _declared_length, guard
 from runcancel.targets.errors import TargetError
 
 __all__ = ["ASGI_PREFIX", "ASGITransport", "load_app"]
@@ -72,10 +72,17 @@ def _takes_asgi_arguments(func: Callable[..., Any]) -> bool:
     return len(inspect.signature(func).parameters) >= 3
 
 
-class ASGITransport(httpx.BaseTransport):
-    """Requests answered by an ASGI app running on a background event loop of this process."""
+class ASGITransport(httpx.MockTransport):
+    """Requests answered by an ASGI app running on a background event loop of this process.
+
+    It is an `httpx.MockTransport` whose handler runs the app: vcrpy records and replays the
+    exchanges of that class as it does a network transport's, so an in-process target can be recorded
+    (`--record-mode`) like a server on a port. The answer's bounds are enforced below vcrpy here too
+    (it reads a whole body while recording), as `bounds` does for the network transport.
+    """
 
     def __init__(self, app: Any, *, client: tuple[str, int] = ("127.0.0.1", 50000)) -> None:
+        super().__init__(self._answer)
         self.app = app
         self.client = client
         self._lock = threading.Lock()
@@ -116,7 +123,7 @@ class ASGITransport(httpx.BaseTransport):
 
     # -- one request ------------------------------------------------------------------------------------
 
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
+    def _answer(self, request: httpx.Request) -> httpx.Response:
         portal = self._running()
         target = request.extensions.get("target")
         raw = target if isinstance(target, bytes) else request.url.raw_path
@@ -186,6 +193,8 @@ class ASGITransport(httpx.BaseTransport):
                 500, headers={"content-type": "text/plain"}, content=b"Internal Server Error"
             )
         headers = [(bytes(k), bytes(v)) for k, v in message.get("headers", [])]
+        if isinstance(budget, Budget):  # the status and headers came: a cut answer still has them
+            budget.status, budget.headers, budget.guarded_below = int(message["status"]), headers, True
 
         def chunks() -> Iterator[bytes]:
             try:
@@ -201,8 +210,11 @@ class ASGITransport(httpx.BaseTransport):
             finally:
                 stop()
 
+        body_chunks = (
+            guard(chunks(), budget, _declared_length(headers)) if isinstance(budget, Budget) else chunks()
+        )
         return httpx.Response(
-            int(message["status"]), headers=headers, stream=_Stream(chunks(), stop), extensions={}
+            int(message["status"]), headers=headers, stream=_Stream(body_chunks, stop), extensions={}
         )
 
 

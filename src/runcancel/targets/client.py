@@ -109,6 +109,8 @@ class TargetClient:
         for name in [n for n in given if n.lower() == KEY_SLOT.lower()]:
             if profile.key_header.lower() != KEY_SLOT.lower():
                 value = given.pop(name)
+                if any(k.lower() == profile.key_header.lower() for k in given):
+                    continue  # the profile's own key header, given too, wins over the slot's name
                 given[profile.key_header] = (
                     None if value is None else profile.key_value(value.removeprefix("Bearer "))
                 )

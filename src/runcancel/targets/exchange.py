@@ -63,12 +63,13 @@ class Exchange:
         return json.loads(self.content)
 
 
-def auth_class(header: str | None, api_key: str, prefix: str = "Bearer ") -> str:
+def auth_class(header: str | None, api_key: str | None, prefix: str = "Bearer ") -> str:
     """Classify the value of whichever header carries the key, without keeping the key: valid, other
-    or absent. `prefix` is the profile's (`Bearer ` in `Authorization`, none in Azure's `api-key`)."""
+    or absent. `prefix` is the profile's (`Bearer ` in `Authorization`, none in Azure's `api-key`).
+    Without a key (`api_key` None) every key sent is another's."""
     if header is None:
         return "absent"
-    return "valid" if header == f"{prefix}{api_key}" else "other"
+    return "valid" if api_key is not None and header == f"{prefix}{api_key}" else "other"
 
 
 _PRINTABLE = frozenset(range(0x21, 0x7F))

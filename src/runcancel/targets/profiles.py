@@ -37,8 +37,14 @@ class Profile:
     def key_value(self, key: str) -> str:
         return self.key_prefix + key
 
-    def default_headers(self, key: str) -> dict[str, str]:
-        return {self.key_header: self.key_value(key), **self.beta}
+    def default_headers(self, key: str | None) -> dict[str, str]:
+        """The key header (none when there is no key) and the beta header, as every request sends them."""
+        return {**({self.key_header: self.key_value(key)} if key is not None else {}), **self.beta}
+
+    def not_applicable_reason(self, clause: str) -> str | None:
+        """Why `clause` cannot hold under this profile (for a "not verified" outcome), or None."""
+        reason = self.not_applicable.get(clause)
+        return None if reason is None else f"not applicable under --profile {self.name}: {reason}"
 
     def check(self, base: BaseURL, shown: str) -> None:
         """TargetError when the target's URL lacks what this profile requires (Azure's `api-version`)."""

@@ -25,12 +25,16 @@ from runcancel.targets.exchange import Exchange
 from runcancel.targets.profiles import Profile, get_profile
 from runcancel.targets.urls import BaseURL, UserInfo, parse_base_url
 
-__all__ = ["ASGI_BASE", "DEFAULT_TIMEOUT", "DEFAULT_WAIT_BUDGET", "Target"]
+__all__ = ["ASGI_BASE", "DEFAULT_TIMEOUT", "DEFAULT_WAIT_BUDGET", "NO_KEY", "Target"]
 
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_WAIT_BUDGET = 120.0  # seconds a run may spend, in all, waiting out 429s
 ASGI_BASE = "http://in-process.invalid"  # the origin of an in-process app's requests (never resolved)
 SMALLEST_MAX_ANSWER = 1024
+NO_KEY = (
+    "no API key given, so none is sent (give the target's key with --api-key KEY or the "
+    "OPENAI_API_KEY environment variable)"
+)
 
 
 @dataclass
@@ -41,11 +45,12 @@ class Target:
     `verify` is True (the system's trust, or `SSL_CERT_FILE` when `trust_env`), False (no check:
     `--insecure`) or the path of a CA bundle (`--ca-bundle`). `userinfo="key"` takes the key from
     the URL's user info instead of refusing it. `headers` are sent on every request (NAME:VALUE
-    strings or a mapping), on top of the profile's key and beta headers.
+    strings or a mapping), on top of the profile's key and beta headers. `api_key` None sends no key
+    at all (none was given for a target other than the built-in mock: see `verdicts.key_for`).
     """
 
     base_url: str
-    api_key: str
+    api_key: str | None
     timeout: float = DEFAULT_TIMEOUT
     label: str = ""
     transport: Any = field(default=None, repr=False)
@@ -66,9 +71,10 @@ class Target:
         self.base = parse_base_url(given, userinfo=self.userinfo)
         if self.base.credentials is not None:
             self.api_key = self.base.credentials
-        self.api_key = check_key(
-            self.api_key, "the API key" if self.base.credentials is None else "the key in the URL"
-        )
+        if self.api_key is not None:
+            self.api_key = check_key(
+                self.api_key, "the API key" if self.base.credentials is None else "the key in the URL"
+            )
         self.rules.check(self.base, self.base.shown)
         self.base_url = self.base.url
         self.label = self.label or self.base.shown
@@ -105,7 +111,7 @@ class Target:
     # -- made from a spec ---------------------------------------------------------------------------------
 
     @classmethod
-    def from_spec(cls, spec: str | Any, api_key: str, **kwargs: Any) -> Target:
+    def from_spec(cls, spec: str | Any, api_key: str | None, **kwargs: Any) -> Target:
         """A Target from a URL, from `asgi:MODULE:ATTR[/BASE/PATH][?QUERY]` (an app of this process), or
         from an ASGI app or `httpx.BaseTransport` object (for a pytest fixture to hand over)."""
         if not isinstance(spec, str):
@@ -158,7 +164,7 @@ class Target:
     def secrets(self) -> dict[str, str]:
         """Every value of this target that is a credential, with the placeholder a scrubber puts instead:
         the key, user info, secret query values, auth-like and account header values."""
-        found = {self.api_key: "<api-key>"}
+        found = {self.api_key: "<api-key>"} if self.api_key else {}
         for value in self.base.secrets():
             found.setdefault(value, "<redacted>")
         account = {h.lower(): h for h in ACCOUNT_VARIABLES.values()}
@@ -187,7 +193,10 @@ class Target:
         rules = self.rules
         key = rules.key_header + (": Bearer" if rules.key_prefix else "")
         beta = "OpenAI-Beta: " + ", ".join(rules.beta.values()) if rules.beta else "no OpenAI-Beta"
-        lines.append(f"profile {rules.name}: key in {key} ({key_tail(self.api_key)}), {beta}")
+        if self.api_key is None:
+            lines.append(f"profile {rules.name}: {NO_KEY}, {beta}")
+        else:
+            lines.append(f"profile {rules.name}: key in {key} ({key_tail(self.api_key)}), {beta}")
         if rules.not_applicable:
             lines.append("not applicable under this profile: " + ", ".join(rules.not_applicable))
         if self.extra_headers:

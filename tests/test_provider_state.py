@@ -5,6 +5,7 @@ are verified; without either they are not verified, with the advice to give a pr
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -81,6 +82,10 @@ def test_with_a_provider_state_url_the_status_clauses_are_verified(
     assert outcomes["completed"] == "skipped"
     assert set(PROVIDED) <= set(server.asked)
     assert server.asked.count("completed") == 1  # refused once, not asked again
+    # Runs handed out by the owner exist: read back under their ids, they make no stateless mock.
+    findings = json.loads((pytester.path / "reports" / "findings.json").read_text(encoding="utf-8"))
+    assert findings["target_verdicts"] == []
+    assert result.ret == 0
 
 
 def test_without_a_provider_state_they_are_not_verified_with_the_advice(

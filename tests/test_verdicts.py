@@ -93,6 +93,22 @@ def kinds(answers: list[Seen], **kwargs: Any) -> list[str]:
             [],
             id="one-odd-2xx-among-real-cancels",
         ),
+        pytest.param(
+            [
+                Seen("GET", f"{BASE}/threads/thread_p/runs/run_p", 200, {"id": "run_p", "status": "failed"}),
+                cancel("thread_p", "run_p", 200, {**CANCELLING, "id": "run_p"}),
+            ],
+            [],
+            id="runs-from-a-provider-state",
+        ),
+        pytest.param(
+            [
+                Seen("GET", f"{BASE}/threads/thread_p/runs/run_p", 200, EXAMPLE_RUN),
+                cancel("thread_p", "run_p", 200, EXAMPLE_RUN),
+            ],
+            ["stateless-mock"],
+            id="read-back-run-not-its-own",
+        ),
     ],
 )
 def test_each_kind_is_drawn_from_its_evidence(answers: list[Seen], expected: list[str]) -> None:

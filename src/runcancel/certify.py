@@ -199,10 +199,11 @@ def conclude(
         notes.append(f"{record.unseen} answers beyond the first {len(record.seen)} were not kept for drift")
     if not run.full:
         notes.insert(0, _partial_note(run))
+    source, sent = key_source(record.settings)
     report = build_report(
         record,
         fail_on=record.settings.fail_on.value,
-        target_verdicts=target_verdicts(record.seen, key_source=key_source(record.settings), key_sent=True),
+        target_verdicts=target_verdicts(record.seen, key_source=source, key_sent=sent),
         drift=[record.clean_finding(f) for f in drift],
         baseline=finish.baseline_label,
         notes=notes,
@@ -226,12 +227,13 @@ def conclude(
     return report
 
 
-def key_source(settings: Settings) -> str:
-    """Where the key the suites sent came from, for the verdicts (never the key itself). The suites
-    always send one: the key given, or else the built-in mock's."""
-    if settings.api_key.value:
-        return f"the key from {settings.api_key.source}"
-    return "the built-in mock's key (none was given with --api-key or OPENAI_API_KEY)"
+def key_source(settings: Settings) -> tuple[str, bool]:
+    """Where the key the suites sent came from, for the verdicts (never the key itself), and whether
+    they sent one at all (a target other than the built-in mock gets none unless one is given)."""
+    from runcancel.verdicts import key_for
+
+    key, source = key_for(settings.api_key.value, settings.api_key.source, target=settings.target.value)
+    return source, key is not None
 
 
 def _partial_note(run: RunInfo) -> str:

@@ -334,9 +334,13 @@ def verdict(request: pytest.FixtureRequest) -> Callable[[str, Outcome], None]:
 
     def judge(clause: str, outcome: Outcome | list[Finding]) -> None:
         __tracebackhide__ = True
-        from runcancel.findings import Severity
+        from runcancel.findings import NotVerified, Severity
         from runcancel.suite import accepted_reasons
+        from runcancel.targets import get_profile
 
+        not_applicable = get_profile(record.settings.profile.value).not_applicable_reason(clause)
+        if not_applicable is not None:  # e.g. the beta clauses under --profile azure
+            outcome = NotVerified(clause, not_applicable)
         result = record.record(clause, outcome, request.node.nodeid)
         if result.not_verified is not None:
             pytest.skip(f"not verified: {result.not_verified}")

@@ -111,7 +111,17 @@ def header_lines(config: pytest.Config) -> list[str] | None:
     if state is None:
         return None
     s = state.settings
-    key = f"from {s.api_key.source}" if s.api_key.value else "the built-in mock's"
+    from runcancel.verdicts import key_for
+
+    sent, _source = key_for(s.api_key.value, s.api_key.source, target=s.target.value)
+    if s.api_key.value:
+        key = f"API key from {s.api_key.source}"
+    else:
+        key = (
+            "API key the built-in mock's"
+            if sent
+            else "no API key sent (give one with --api-key or OPENAI_API_KEY)"
+        )
     where = "the built-in reference mock" if s.uses_mock else s.target.value
     probe = (
         f"runcancel probe: seed {s.probe_seed.value} (from {s.probe_seed.source}), "
@@ -124,7 +134,7 @@ def header_lines(config: pytest.Config) -> list[str] | None:
             probe,
         ]
     recording = f"; recording into {recorder.cassette_dir} (record mode {recorder.mode})" if recorder else ""
-    return [f"runcancel: target {where} (from {s.target.source}), API key {key}{recording}", probe]
+    return [f"runcancel: target {where} (from {s.target.source}), {key}{recording}", probe]
 
 
 # -- each test ---------------------------------------------------------------------------------------

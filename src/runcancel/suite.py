@@ -60,7 +60,8 @@ def blocking(record: SessionRecord) -> str | None:
     from runcancel.certify import key_source
     from runcancel.verdicts import blocking_verdict, target_verdicts
 
-    verdict = blocking_verdict(target_verdicts(record.seen, key_source=key_source(record.settings)))
+    source, sent = key_source(record.settings)
+    verdict = blocking_verdict(target_verdicts(record.seen, key_source=source, key_sent=sent))
     return verdict.kind if verdict is not None else None
 
 

@@ -178,3 +178,12 @@ def test_the_sessions_own_key_refused_proves_nothing_about_other_clauses() -> No
         refused(403, {"detail": "Forbidden"}, auth="valid"), "error.unknown_run", expectation, "r"
     )
     assert isinstance(outcome, NotVerified)
+
+
+@pytest.mark.parametrize("status", [pytest.param(401, id="401"), pytest.param(403, id="403")])
+def test_no_key_refused_proves_nothing_where_the_clause_is_not_about_a_missing_key(status: int) -> None:
+    """With no key given (nothing sent to a foreign target), a 401 or 403 to an unknown-run request is
+    the missing key refused, not an unknown-run answer: not verified, never failed."""
+    expectation = ErrorExpectation(404, message="No run found with id 'run_1'.")
+    outcome = judge_ungated(refused(status, NO_KEY_ENVELOPE), "error.unknown_run", expectation, "r")
+    assert outcome == NotVerified("error.unknown_run", "r")

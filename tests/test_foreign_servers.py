@@ -22,9 +22,10 @@ from typing import Any, cast
 import pytest
 import yaml
 
-from broken_servers import API_KEY, Served
+from broken_servers import API_KEY, Served, mock_config
 from foreign_servers import FOREIGN_SERVERS, RESET_ONCE, ForeignServer
 from runcancel.contract import contract_path
+from runcancel.mock import create_app
 from runcancel.plugin import EARLY
 from runcancel.session import SessionRecord
 from runcancel.verdicts import BLOCKING, target_verdicts
@@ -115,6 +116,41 @@ def test_verdict_line_findings_json_and_exit_code_agree(
     assert (server.verdict in kinds) if server.verdict else not [k for k in kinds if k in BLOCKING]
     if document["summary"]["passed"] == 0:
         assert document["policy"]["fail"]
+
+
+def test_no_key_given_to_a_keyed_server_is_auth_refused(
+    pytester: pytest.Pytester, stopping: list[Served]
+) -> None:
+    """Given no key, the suites send none to a server that is not the built-in mock: every request is
+    refused 401, the verdict is auth-refused naming the key's source, no clause fails on a refusal the
+    missing key explains, nothing passes, and the run fails."""
+    served = Served(create_app(mock_config()))
+    try:
+        result = pytester.runpytest_inprocess(
+            *(str(ROOT / "contracts" / f"test_{suite}.py") for suite in ("shape", "errors")),
+            f"--rootdir={ROOT}",
+            "-c",
+            str(ROOT / "pyproject.toml"),
+            "-p",
+            "no:cacheprovider",
+            "--import-mode=importlib",
+            "--target",
+            served.url,
+            "--reports-dir",
+            str(pytester.path / "reports"),
+        )
+    finally:
+        served.stop()
+        stopping.append(served)
+    document = findings_json(pytester)
+    assert [v["kind"] for v in document["target_verdicts"]] == ["auth-refused"]
+    assert "none was given with --api-key or OPENAI_API_KEY" in document["target_verdicts"][0]["message"]
+    failed = [c["id"] for c in document["clauses"] if c["state"] == "failed"]
+    assert document["summary"]["failed"] == 0, failed
+    assert document["summary"]["passed"] == 0
+    assert document["policy"]["fail"] is True
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert "no API key sent" in result.stdout.str()
 
 
 def test_a_reset_is_no_verdict_on_the_target(pytester: pytest.Pytester, stopping: list[Served]) -> None:

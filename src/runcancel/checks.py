@@ -218,7 +218,7 @@ def judge_ungated(exchange: Exchange, clause: str, expect: ErrorExpectation, rea
     What breaks the clause by itself is reported: a 2xx or a 5xx where a refusal is due, another
     refusal than the one due (a 403 or a 400 where a 401 is due), or the due status with a wrong body
     (a 401 that is not the OpenAI envelope). What a server without the route would answer anyway (404,
-    405, 410, 501), a rate limit, or the session's own key refused, proves nothing: not verified, with
+    405, 410, 501), a rate limit, or the session's own credentials refused, proves nothing: not verified, with
     `reason`; and so is an answer that holds, since a pass needs the gate."""
     status = exchange.status
     if 200 <= status < 300 or status >= 500:
@@ -228,7 +228,10 @@ def judge_ungated(exchange: Exchange, clause: str, expect: ErrorExpectation, rea
         return [Finding(clause, "status", expected, observed, evidence=exchange.evidence)]
     if status == expect.status and status not in ROUTE_MISSING:
         return check_error_answer(exchange, clause, expect) or NotVerified(clause, reason)
-    if status in ROUTE_MISSING or status == 429 or (exchange.auth == "valid" and status in (401, 403)):
+    # A refusal of the credentials the session sends anyway (its key, or no key where none is given
+    # and the clause is not about a missing one) says the key is wrong, not the clause.
+    own_credentials = exchange.auth == "valid" or (exchange.auth == "absent" and expect.status != 401)
+    if status in ROUTE_MISSING or status == 429 or (own_credentials and status in (401, 403)):
         return NotVerified(clause, reason)
     return check_error_answer(exchange, clause, expect)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -197,3 +198,30 @@ def test_arguments_after_the_separator_go_to_pytest(tmp_path: Path) -> None:
     assert document["verdict"] == "INCOMPLETE"
     assert run["command"].endswith("-- -k error_answer --junitxml=reports/junit.xml -v")  # type: ignore[index]
     assert "partial run:" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("target", "shown"),
+    [
+        pytest.param(
+            "https://res.openai.azure.com/openai?api-version=2024-05-01-preview",
+            "https://res.openai.azure.com/openai?api-version=2024-05-01-preview",
+            id="azure-api-version-kept",
+        ),
+        pytest.param(
+            "http://127.0.0.1:4010/v1?api_key=abc123&region=eu",
+            "http://127.0.0.1:4010/v1?api_key=<redacted>&region=eu",
+            id="credential-in-query-redacted",
+        ),
+        pytest.param("mock", "mock", id="mock"),
+    ],
+)
+def test_the_reproducing_command_keeps_the_targets_query_without_credentials(target: str, shown: str) -> None:
+    """The command a report shows reaches the same target: its query is kept (a replay of an Azure run
+    needs its api-version), credential values in it redacted."""
+    from runcancel.certify import reproduce_command
+    from runcancel.settings import resolve_settings
+
+    command = reproduce_command(resolve_settings({"target": target}, {}), cli=[])
+    assert f"--target {shlex.quote(shown)}" in command
+    assert "abc123" not in command

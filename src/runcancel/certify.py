@@ -291,13 +291,19 @@ def exit_code(
 
 def _shown(spec: Spec, value: Any) -> str:
     if spec.name == "api_key":
-        return "given" if value else "not given (the built-in mock's key)"
+        return "given" if value else "not given"
     if spec.name == "header":
         return ", ".join(f"{name}: ***" for name, _value in value) or "none"
     if spec.name in ("target", "provider_state") and value is not None:
-        from runcancel.scrub import scrub_url
+        from urllib.parse import urlsplit
 
-        return scrub_url(str(value)) if "://" in str(value) else str(value)
+        from runcancel.scrub import scrub_url
+        from runcancel.targets.urls import redact_query
+
+        if "://" not in str(value):
+            return str(value)
+        query = urlsplit(str(value)).query  # kept (Azure's api-version), credential values redacted
+        return scrub_url(str(value)) + (f"?{redact_query(query)}" if query else "")
     if value is None:
         return "none"
     return str(value).lower() if isinstance(value, bool) else str(value)

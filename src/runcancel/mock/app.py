@@ -191,7 +191,7 @@ class MockApp:
             raise retired_answer(method, scope["path"])
         if self._limiter is not None:
             self._limiter.take()
-        segments = _path_segments(scope)
+        segments = path_segments(scope)
         for route in self._routes.get((method, len(segments)), ()):
             params = route.match(segments)
             if params is not None:
@@ -290,7 +290,8 @@ async def _lifespan(receive: Any, send: Any) -> None:
             return
 
 
-def _path_segments(scope: Scope) -> list[str]:
+def path_segments(scope: Scope) -> list[str]:
+    """The raw path's segments after ``/``, each percent-decoded on its own (UTF-8, bad bytes replaced)."""
     raw: bytes = scope.get("raw_path") or scope["path"].encode("utf-8", "surrogatepass")
     if b"?" in raw:
         raw = raw.partition(b"?")[0]

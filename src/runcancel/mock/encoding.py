@@ -77,8 +77,10 @@ class RunEncoder:
         for is_fixed, group in self._groups:
             if is_fixed:
                 parts.append(next(stored))
-            else:
-                parts.extend(name + _value(view[key]) for key, name in group)
+                continue
+            for key, name in group:
+                value = view[key]
+                parts.append(name + (b"null" if value is None else _value(value)))
         return b"{" + b", ".join(parts) + b"}"
 
 

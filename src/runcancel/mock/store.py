@@ -27,6 +27,7 @@ from runcancel.mock.views import (
     Shape,
     answer_message,
     assistant_view,
+    fixed_parts,
     message_step_start,
     message_view,
     page,
@@ -253,9 +254,7 @@ class Store:
                 raise errors.ApiError(400, f"Cannot update run with status '{status}'.")
             if metadata is not None:
                 run.metadata = metadata
-                run.encoded = self._shape.encoder.fixed(
-                    run_view(run, self._snapshot(run, now), self._wall, self._shape)
-                )
+                run.encoded = fixed_parts(run, self._wall, self._shape)
             return self._run_view(run, now)
 
     def cancel_run(self, thread_id: str, run_id: str, facts: list[str] | None = None) -> JSONObject:
@@ -396,8 +395,7 @@ class Store:
             message_step_id=new_id("step_"),
             message_id=new_id("msg_"),
         )
-        first = snapshot_at(record, now, self._timings)
-        record.encoded = self._shape.encoder.fixed(run_view(record, first, self._wall, self._shape))
+        record.encoded = fixed_parts(record, self._wall, self._shape)
         self._runs[record.id] = record
         thread.runs[record.id] = None
         size = size_of(instructions, tools, request.metadata, resources, record.encoded)

@@ -115,6 +115,11 @@ def run_view(run: RunRecord, snap: Snapshot, wall: Wall, shape: Shape) -> RunAns
     )
 
 
+def fixed_parts(run: RunRecord, wall: Wall, shape: Shape) -> tuple[bytes, ...]:
+    """The encoded keys of the run that do not follow its status (any status will do to read them)."""
+    return shape.encoder.fixed(run_view(run, Snapshot("queued"), wall, shape))
+
+
 def _required_action(run: RunRecord) -> JSONObject:
     call = {
         "id": run.tool_call_id,

@@ -11,7 +11,8 @@ by the same load generator, wrk (Debian's `wrk` package), one after the other, a
 - a fixed-answer Starlette route on the same path, answering the same bytes every time;
 - Prism (`npx prism mock contracts/cancel_run.openapi.yaml`, npm `@stoplight/prism-cli`), if found,
   on `POST /threads/T/runs/R/cancel` (Prism serves the document's paths without `/v1`).
-Prints requests/s (median of the rounds), the ratios, the machine and the load average.
+Prints requests/s (median of the rounds), the CPU time the benchmark's process (the servers) spent per
+answer, the ratios, the machine and the load average.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import socket
 import statistics
@@ -56,23 +58,33 @@ end
 """
 
 
-def wrk(url: str, paths: list[str], seconds: float, connections: int) -> tuple[float, int]:
-    """Requests/s and the count of non-2xx answers of one wrk run over the given paths."""
+def wrk(url: str, paths: list[str], seconds: float, connections: int) -> tuple[float, int, float]:
+    """Requests/s, the count of non-2xx answers of one wrk run over the given paths, and this process's
+    CPU time per answer in µs (the servers run in it; wrk does not)."""
     with tempfile.TemporaryDirectory() as folder:
         listing = Path(folder, "paths.txt")
         listing.write_text("\n".join(paths) + "\n")
         headers = "\n".join(f'wrk.headers["{k}"] = "{v}"' for k, v in HEADERS.items())
         script = Path(folder, "script.lua")
         script.write_text(SCRIPT % (listing, headers))
+        before = _cpu()
         done = subprocess.run(
             ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "-s", str(script), url],
             capture_output=True,
             text=True,
             check=True,
         )
+        used = _cpu() - before
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", done.stdout).group(1))  # type: ignore[union-attr]
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", done.stdout)
-    return rate, int(bad.group(1)) if bad else 0
+    total = re.search(r"(\d+) requests in", done.stdout)
+    answers = int(total.group(1)) if total else max(1, int(rate * seconds))
+    return rate, int(bad.group(1)) if bad else 0, used / max(1, answers) * 1e6
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 class Baseline:
@@ -154,6 +166,8 @@ def main() -> None:
     budget = int(args.seconds * 40_000) + 10_000  # more runs than any round can cancel
     mock_rates: list[float] = []
     base_rates: list[float] = []
+    mock_cpu: list[float] = []
+    base_cpu: list[float] = []
     refused = 0
     with MockServer(
         MockConfig(cancel_delay=3600, max_objects=10**7, max_bytes=2**40), http=args.http
@@ -165,22 +179,34 @@ def main() -> None:
         try:
             for _ in range(args.rounds):
                 paths = active_runs(mock, budget)
-                rate, bad = wrk(mock.url, paths, args.seconds, args.connections)
+                rate, bad, cpu = wrk(mock.url, paths, args.seconds, args.connections)
                 mock_rates.append(rate)
+                mock_cpu.append(cpu)
                 refused += bad
-                base_rates.append(wrk(baseline.url, paths, args.seconds, args.connections)[0])
+                rate, _, cpu = wrk(baseline.url, paths, args.seconds, args.connections)
+                base_rates.append(rate)
+                base_cpu.append(cpu)
         finally:
             baseline.stop()
         http = mock.http
     prism_result = None if args.no_prism else prism(args.seconds, args.rounds, args.connections)
     mock_rate, base_rate = statistics.median(mock_rates), statistics.median(base_rates)
-    print(f"| server ({http}, uvloop: {_has('uvloop')}) | cancel answers/s (median of {args.rounds}) |")
-    print("|---|---|")
-    print(f"| the mock, 200 `cancelling` each | {mock_rate:,.0f} (rounds: {_rounds(mock_rates)}) |")
-    print(f"| fixed-answer Starlette route | {base_rate:,.0f} (rounds: {_rounds(base_rates)}) |")
+    print(
+        f"| server ({http}, uvloop: {_has('uvloop')}) | cancel answers/s (median of {args.rounds}) "
+        "| server CPU per answer (median) |"
+    )
+    print("|---|---|---|")
+    print(
+        f"| the mock, 200 `cancelling` each | {mock_rate:,.0f} (rounds: {_rounds(mock_rates)}) "
+        f"| {statistics.median(mock_cpu):.0f} µs |"
+    )
+    print(
+        f"| fixed-answer Starlette route | {base_rate:,.0f} (rounds: {_rounds(base_rates)}) "
+        f"| {statistics.median(base_cpu):.0f} µs |"
+    )
     if prism_result is not None:
         rates, how = prism_result
-        print(f"| Prism (`{how}`) | {statistics.median(rates):,.0f} |")
+        print(f"| Prism (`{how}`) | {statistics.median(rates):,.0f} (rounds: {_rounds(rates)}) | |")
     print()
     ratio = mock_rate / base_rate
     print(f"mock / fixed route: {ratio:.2f} (target >= 0.60); non-2xx answers of the mock: {refused}")

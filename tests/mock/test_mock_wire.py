@@ -104,6 +104,31 @@ def test_a_good_request_still_works_after_a_pause_within_the_limit(server: MockS
             time.sleep(HEAD_TIMEOUT * 1.5)
 
 
+def test_a_stalled_head_after_answers_on_the_same_connection_gets_408_in_time(server: MockServer) -> None:
+    """The header time limit starts again with each request: after answers on a kept-alive connection
+    (past the limit since it opened), a head that stalls gets its 408 one limit after its first bytes."""
+    request = (
+        f"POST /v1/threads HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {DEFAULT_API_KEY}\r\n"
+        "openai-beta: assistants=v2\r\ncontent-length: 2\r\n\r\n{}"
+    ).encode()
+    with socket.create_connection((server.host, server.port), timeout=3) as sock:
+        for _ in range(3):
+            sock.sendall(request)
+            assert parse(sock.recv(65536))[0] == 200
+            time.sleep(HEAD_TIMEOUT * 0.7)
+        stalled = time.monotonic()
+        sock.sendall(b"POST /v1/threads HTTP/1.1\r\nhost: x\r\n")
+        chunks = []
+        try:
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+        except (TimeoutError, ConnectionResetError):
+            pass
+    waited = time.monotonic() - stalled
+    assert assert_refusal(b"".join(chunks), {408}) == 408
+    assert HEAD_TIMEOUT * 0.9 <= waited < HEAD_TIMEOUT + 2.0
+
+
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     line=st.binary(min_size=1, max_size=60).filter(lambda b: b"\r\n" not in b),

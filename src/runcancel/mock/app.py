@@ -9,8 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import json
-import os
+import random
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from urllib.parse import parse_qsl, unquote_to_bytes
 
 from runcancel.mock import errors
 from runcancel.mock.config import MockConfig
+from runcancel.mock.encoding import RunAnswer, encode
 from runcancel.mock.errors import ApiError
 from runcancel.mock.faults import RateLimiter, retired_answer
 from runcancel.mock.fields import JSONObject
@@ -150,7 +150,10 @@ class MockApp:
         self._key = config.api_key.encode("utf-8", "surrogatepass")
         self._limiter = None if config.rate_limit is None else RateLimiter(config.rate_limit, time.monotonic)
         self._log = None if config.log is None else RequestLog(config.log)
-        self._beta_ok = {"assistants=v2"}
+        # The header nearly every client sends, compared whole before any parsing (a key with spaces
+        # at its ends can never match after the parse strips them, so it gets no shortcut).
+        stripped = config.api_key.strip() == config.api_key
+        self._bearer = b"Bearer " + self._key if stripped else None
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         kind = scope["type"]
@@ -188,7 +191,7 @@ class MockApp:
             raise retired_answer(method, scope["path"])
         if self._limiter is not None:
             self._limiter.take()
-        segments = _path_segments(scope)
+        segments = path_segments(scope)
         for route in self._routes.get((method, len(segments)), ()):
             params = route.match(segments)
             if params is not None:
@@ -198,7 +201,10 @@ class MockApp:
         raise errors.unknown_url(method, scope["path"])
 
     def _authenticate(self, scope: Scope) -> None:
-        value = _header(scope, b"authorization") or ""
+        raw = _raw_header(scope, b"authorization")
+        if raw is not None and self._bearer is not None and hmac.compare_digest(raw, self._bearer):
+            return
+        value = "" if raw is None else raw.decode("latin-1")
         scheme, _, token = value.strip().partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
@@ -213,14 +219,24 @@ def create_app(config: MockConfig | None = None) -> MockApp:
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
+    value = _raw_header(scope, name)
+    return None if value is None else value.decode("latin-1")
+
+
+def _raw_header(scope: Scope, name: bytes) -> bytes | None:
+    """The first value of a header (``name`` in lower case), as sent."""
     for key, value in scope["headers"]:
         if key == name or key.lower() == name:
-            return str(value.decode("latin-1"))
+            return value  # type: ignore[no-any-return]
     return None
 
 
+_ids = random.Random()
+
+
 def _request_id() -> bytes:
-    return b"req_" + os.urandom(16).hex().encode()
+    # Unique per answer, not a secret: a seeded generator costs no system call.
+    return b"req_%032x" % _ids.getrandbits(128)
 
 
 def _common_headers(started: float) -> list[tuple[bytes, bytes]]:
@@ -231,8 +247,7 @@ def _common_headers(started: float) -> list[tuple[bytes, bytes]]:
 async def _send_json(
     send: Any, status: int, body: JSONObject, started: float, extra: tuple[tuple[bytes, bytes], ...]
 ) -> None:
-    # Non-ASCII is escaped, so any decoded input (even a lone surrogate) encodes.
-    content = json.dumps(body).encode("ascii")
+    content = body.json() if isinstance(body, RunAnswer) else encode(body)
     headers = [*_JSON_HEADERS, (b"content-length", str(len(content)).encode()), *_common_headers(started)]
     headers.extend(extra)
     await send({"type": "http.response.start", "status": status, "headers": headers})
@@ -275,11 +290,17 @@ async def _lifespan(receive: Any, send: Any) -> None:
             return
 
 
-def _path_segments(scope: Scope) -> list[str]:
+def path_segments(scope: Scope) -> list[str]:
+    """The raw path's segments after ``/``, each percent-decoded on its own (UTF-8, bad bytes replaced)."""
     raw: bytes = scope.get("raw_path") or scope["path"].encode("utf-8", "surrogatepass")
-    raw = raw.partition(b"?")[0]
+    if b"?" in raw:
+        raw = raw.partition(b"?")[0]
     if not raw.startswith(b"/"):
         return []
+    if b"%" not in raw:
+        # "/" is never part of a multi-byte UTF-8 sequence: decoding the whole path and then splitting
+        # it gives the same segments as decoding each segment.
+        return raw[1:].decode("utf-8", "replace").split("/")
     return [
         unquote_to_bytes(part).decode("utf-8", "replace") if b"%" in part else part.decode("utf-8", "replace")
         for part in raw[1:].split(b"/")
@@ -290,6 +311,8 @@ def _check_beta(scope: Scope) -> None:
     features: set[str] = set()
     for key, value in scope["headers"]:
         if key.lower() == b"openai-beta":
+            if value == b"assistants=v2":  # what the SDKs send: nothing to parse
+                return
             features.update(item.strip() for item in value.decode("latin-1").split(","))
     if "assistants=v2" in features:
         return

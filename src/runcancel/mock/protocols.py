@@ -4,7 +4,8 @@ uvicorn answers a request it cannot parse with ``400 text/plain`` and keeps a co
 finishes its headers forever. These subclasses answer every refusal in the OpenAI error envelope
 (400, 408 for headers not sent within ``header_timeout`` seconds, 414 for a target longer than the
 parser takes, 431 for oversized headers) and close the connection. httptools (and uvloop) are used
-where installed, h11 otherwise: :func:`protocol_class` picks.
+where installed, h11 otherwise: :func:`protocol_class` picks. On httptools, an answer of known length
+leaves in one write, head and body together.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ MAX_TARGET_BYTES = 256 * 1024
 """The longest request target the mock reads (longer ones get 414)."""
 _PARSE_URL_MAX = 65_535  # httptools' URL parser counts in 16 bits: longer targets are split here
 MAX_HEADER_BYTES = 64 * 1024
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _REASONS = {
     400: b"Bad Request",
     408: b"Request Timeout",
@@ -53,25 +55,42 @@ class _HeaderClock:
     """A time limit on a request's headers, from the connection's start or the request's first bytes.
 
     Headers not complete in time get a 408 (a connection that sent nothing at all is just closed).
+    Arming sets a deadline; one timer per connection checks it when due and follows it if it moved,
+    so a request costs no timer of its own.
     """
 
     transport: asyncio.Transport
     loop: asyncio.AbstractEventLoop
     header_timeout: float = 10.0
+    _header_deadline: float | None = None
+    _header_timer: asyncio.TimerHandle | None = None
 
     def _arm_headers(self) -> None:
-        self._header_timer: asyncio.TimerHandle | None = self.loop.call_later(
-            self.header_timeout, self._headers_late
-        )
+        self._header_deadline = self.loop.time() + self.header_timeout
+        if self._header_timer is None:
+            self._header_timer = self.loop.call_at(self._header_deadline, self._headers_due)
 
     def _disarm_headers(self) -> None:
-        timer = getattr(self, "_header_timer", None)
-        if timer is not None:
-            timer.cancel()
+        self._header_deadline = None  # the timer, if any, finds nothing to do when it fires
+
+    def _stop_header_clock(self) -> None:
+        self._header_deadline = None
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _headers_due(self) -> None:
         self._header_timer = None
+        deadline = self._header_deadline
+        if deadline is None:
+            return
+        if deadline > self.loop.time():
+            self._header_timer = self.loop.call_at(deadline, self._headers_due)
+            return
+        self._header_deadline = None
+        self._headers_late()
 
     def _headers_late(self) -> None:
-        self._header_timer = None
         if getattr(self, "_heard", False):
             self._refuse(408)
         elif not self.transport.is_closing():
@@ -81,6 +100,43 @@ class _HeaderClock:
         if not self.transport.is_closing():
             self.transport.write(refusal(status))
             self.transport.close()
+
+
+class OneWrite:
+    """The transport as one answer's sender sees it: a head that declares its length is held until
+    the body's first bytes, so that both go out in one write (one system call, one packet).
+
+    The head is sent at once when the answer streams (no ``content-length``), and before closing.
+    """
+
+    __slots__ = ("_first", "_head", "_transport")
+
+    def __init__(self, transport: asyncio.Transport) -> None:
+        self._transport = transport
+        self._first = True
+        self._head: bytes | None = None
+
+    def write(self, data: bytes) -> None:
+        if self._head is not None:
+            data, self._head = self._head + data, None
+        elif self._first and data != _CONTINUE:
+            self._first = False  # the answer's head: status line and headers, names in lower case
+            if b"\r\ncontent-length: " in data:
+                self._head = data
+                return
+        self._transport.write(data)
+
+    def close(self) -> None:
+        if self._head is not None:
+            self._transport.write(self._head)
+            self._head = None
+        self._transport.close()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
 
 
 class JsonH11Protocol(_HeaderClock, H11Protocol):
@@ -108,7 +164,7 @@ class JsonH11Protocol(_HeaderClock, H11Protocol):
         self._arm_headers()
 
     def data_received(self, data: bytes) -> None:
-        if not self._in_request and self._header_timer is None:
+        if not self._in_request and self._header_deadline is None:
             self._arm_headers()
         self._heard = True
         super().data_received(data)
@@ -122,7 +178,7 @@ class JsonH11Protocol(_HeaderClock, H11Protocol):
         super().on_response_complete()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm_headers()
+        self._stop_header_clock()
         super().connection_lost(exc)
 
     def send_400_response(self, msg: str) -> None:
@@ -152,7 +208,7 @@ def _httptools_protocol() -> type[asyncio.Protocol] | None:
             self._arm_headers()
 
         def data_received(self, data: bytes) -> None:
-            if not self._in_request and self._header_timer is None:
+            if not self._in_request and self._header_deadline is None:
                 self._arm_headers()
             self._heard = True
             self._unset_keepalive_if_required()
@@ -189,18 +245,21 @@ def _httptools_protocol() -> type[asyncio.Protocol] | None:
             self._in_request = True
             self._disarm_headers()
             target = self.url
+            before = self.cycle
             if len(target) <= _PARSE_URL_MAX:
                 super().on_headers_complete()
-                return
-            # uvicorn parses the target with httptools, which cannot take this one: let it parse a
-            # stand-in, then give the scope the real target before the app's task first runs.
-            self.url = b"/"
-            super().on_headers_complete()
-            raw_path, _, query = target.partition(b"?")
-            raw_path = raw_path.partition(b"#")[0]
-            self.scope["raw_path"] = raw_path
-            self.scope["path"] = urllib.parse.unquote(raw_path.decode("latin-1"))
-            self.scope["query_string"] = query
+            else:
+                # uvicorn parses the target with httptools, which cannot take this one: let it parse
+                # a stand-in, then give the scope the real target before the app's task first runs.
+                self.url = b"/"
+                super().on_headers_complete()
+                raw_path, _, query = target.partition(b"?")
+                raw_path = raw_path.partition(b"#")[0]
+                self.scope["raw_path"] = raw_path
+                self.scope["path"] = urllib.parse.unquote(raw_path.decode("latin-1"))
+                self.scope["query_string"] = query
+            if self.cycle is not before:  # a new answer (not an upgrade): its task has not run yet
+                self.cycle.transport = OneWrite(self.transport)  # type: ignore[assignment]
 
         def on_response_complete(self) -> None:
             self._in_request = False
@@ -208,7 +267,7 @@ def _httptools_protocol() -> type[asyncio.Protocol] | None:
             super().on_response_complete()
 
         def connection_lost(self, exc: Exception | None) -> None:
-            self._disarm_headers()
+            self._stop_header_clock()
             super().connection_lost(exc)
 
         def send_400_response(self, msg: str) -> None:

@@ -82,7 +82,8 @@ class MessageRecord:
 
 @dataclass(slots=True)
 class RunRecord:
-    """A stored run: its inputs as resolved at creation, its plan, and what happened to it since."""
+    """A stored run: its inputs as resolved at creation, its plan, what happened to it since, and the
+    encoded parts of its JSON that never change."""
 
     id: str
     thread_id: str
@@ -114,3 +115,5 @@ class RunRecord:
     cancel_lost: bool = False
     observed: float = -math.inf
     answered: bool = False
+    encoded: tuple[bytes, ...] = ()
+    """The JSON of the keys that never change, in the store's era (see :class:`RunEncoder`)."""

@@ -167,6 +167,7 @@ def server_config(
         log_level="warning",
         lifespan="off",
         access_log=False,
+        proxy_headers=False,  # the mock reads neither the client's address nor the scheme
         timeout_keep_alive=keep_alive,
         timeout_graceful_shutdown=2,
     )

@@ -13,7 +13,7 @@ from runcancel.mock import errors
 from runcancel.mock.config import MockConfig
 from runcancel.mock.fields import JSONObject
 from runcancel.mock.inputs import MessageRequest, ToolOutputs
-from runcancel.mock.lifecycle import ACTIVE, PENDING, Snapshot, Timeline, plan_run, snapshot_at
+from runcancel.mock.lifecycle import ACTIVE, PENDING, Snapshot, plan_run, snapshot_at
 from runcancel.mock.records import (
     AssistantRecord,
     MessageRecord,
@@ -27,6 +27,7 @@ from runcancel.mock.views import (
     Shape,
     answer_message,
     assistant_view,
+    fixed_parts,
     message_step_start,
     message_view,
     page,
@@ -253,6 +254,7 @@ class Store:
                 raise errors.ApiError(400, f"Cannot update run with status '{status}'.")
             if metadata is not None:
                 run.metadata = metadata
+                run.encoded = fixed_parts(run, self._wall, self._shape)
             return self._run_view(run, now)
 
     def cancel_run(self, thread_id: str, run_id: str, facts: list[str] | None = None) -> JSONObject:
@@ -263,7 +265,9 @@ class Store:
         with self._lock:
             now = self._config.clock()
             record = self._run(thread_id, run_id)
-            status = self._run_view(record, now)["status"]
+            snap = self._snapshot(record, now)
+            self._settle(record, snap)
+            status = snap.status
             if status not in ACTIVE:
                 if facts is not None:
                     facts.append(f"{run_id} {status}: not cancelled")
@@ -391,9 +395,11 @@ class Store:
             message_step_id=new_id("step_"),
             message_id=new_id("msg_"),
         )
+        record.encoded = fixed_parts(record, self._wall, self._shape)
         self._runs[record.id] = record
         thread.runs[record.id] = None
-        self._admit("runs", record.id, size_of(instructions, tools, request.metadata, resources), thread.id)
+        size = size_of(instructions, tools, request.metadata, resources, record.encoded)
+        self._admit("runs", record.id, size, thread.id)
         return record
 
     def _admit(self, kind: str, object_id: str, size: int, parent: str | None = None) -> None:
@@ -475,19 +481,23 @@ class Store:
 
     def _snapshot(self, run: RunRecord, now: float) -> Snapshot:
         # A clock that steps back (a fake one, say) never moves a run back to an earlier status.
-        run.observed = max(now, run.observed)
-        timeline = Timeline(run.plan, run.created, run.resumed, run.cancel_requested, run.cancel_lost)
-        return snapshot_at(timeline, run.observed, self._timings)
+        if now > run.observed:
+            run.observed = now
+        return snapshot_at(run, run.observed, self._timings)
 
     def _run_view(self, run: RunRecord, now: float) -> JSONObject:
         snap = self._snapshot(run, now)
+        self._settle(run, snap)
+        return run_view(run, snap, self._wall, self._shape)
+
+    def _settle(self, run: RunRecord, snap: Snapshot) -> None:
+        """Once a run has finished, leave the message it wrote in its thread (once)."""
         if not run.answered and snap.status not in PENDING:
             run.answered = True
             if message_step_start(run, snap, run.observed, self._timings) is not None:
                 thread = self._threads.get(run.thread_id)
                 if thread is not None:
                     self._store_message(thread, answer_message(run, snap, self._wall), size_of(None))
-        return run_view(run, snap, self._wall, self._shape)
 
 
 def _paginate(ids: list[str], listing: Listing) -> list[str]:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from runcancel.eras import ERAS, era_named
 from runcancel.mock.config import Timings
+from runcancel.mock.encoding import RunAnswer, RunEncoder
 from runcancel.mock.fields import JSONObject
 from runcancel.mock.inputs import text_block
 from runcancel.mock.lifecycle import (
@@ -41,28 +42,31 @@ _MESSAGE_INCOMPLETE = {
 
 @dataclass(frozen=True, slots=True)
 class Shape:
-    """The Run keys of one era, in its order, and whether ``usage`` carries the token details."""
+    """The Run keys of one era, in its order, whether ``usage`` carries the token details, and the
+    encoder of Runs in that shape."""
 
     name: str
     keys: tuple[str, ...]
     newest: bool
     usage_details: bool
+    encoder: RunEncoder
 
     @classmethod
     def of(cls, era: str) -> Shape:
         found = era_named(era)
         newest = found.name == _NEWEST.name
-        return cls(found.name, found.keys, newest, usage_details=newest)
+        return cls(found.name, found.keys, newest, newest, RunEncoder(found.keys))
 
-    def run(self, full: JSONObject) -> JSONObject:
-        """The Run with this era's keys in this era's order (``file_ids`` for a v1 era)."""
-        if self.newest:
-            return full
-        full["file_ids"] = []
-        return {key: full[key] for key in self.keys}
+    def run(self, full: JSONObject, fixed: tuple[bytes, ...]) -> RunAnswer:
+        """The Run with this era's keys in this era's order (``file_ids`` for a v1 era); ``fixed`` is
+        the run's ``encoded`` parts (empty until the store has encoded them)."""
+        if not self.newest:
+            full["file_ids"] = []
+            full = {key: full[key] for key in self.keys}
+        return RunAnswer(full, self.encoder, fixed)
 
 
-def run_view(run: RunRecord, snap: Snapshot, wall: Wall, shape: Shape) -> JSONObject:
+def run_view(run: RunRecord, snap: Snapshot, wall: Wall, shape: Shape) -> RunAnswer:
     """The Run as the live API of the configured era shows it."""
     status = snap.status
     ended = None if snap.ended is None else wall(snap.ended)
@@ -106,8 +110,14 @@ def run_view(run: RunRecord, snap: Snapshot, wall: Wall, shape: Shape) -> JSONOb
             "response_format": run.response_format,
             "tool_choice": run.tool_choice,
             "parallel_tool_calls": run.parallel_tool_calls,
-        }
+        },
+        run.encoded,
     )
+
+
+def fixed_parts(run: RunRecord, wall: Wall, shape: Shape) -> tuple[bytes, ...]:
+    """The encoded keys of the run that do not follow its status (any status will do to read them)."""
+    return shape.encoder.fixed(run_view(run, Snapshot("queued"), wall, shape))
 
 
 def _required_action(run: RunRecord) -> JSONObject:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -19,18 +19,21 @@ class Route:
     method: str
     pattern: tuple[str | None, ...]
     handler: Handler
+    _fixed: tuple[tuple[int, str], ...] = field(init=False, repr=False, compare=False)
+    _params: tuple[int, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        fixed = tuple((index, part) for index, part in enumerate(self.pattern) if part is not None)
+        object.__setattr__(self, "_fixed", fixed)
+        object.__setattr__(self, "_params", tuple(i for i, part in enumerate(self.pattern) if part is None))
 
     def match(self, segments: list[str]) -> list[str] | None:
-        """The path parameters if ``segments`` fit the pattern (parameters must not be empty)."""
-        params: list[str] = []
-        for part, segment in zip(self.pattern, segments, strict=True):
-            if part is None:
-                if not segment:
-                    return None
-                params.append(segment)
-            elif part != segment:
+        """The path parameters if ``segments`` (as many as the pattern has) fit it; none may be empty."""
+        for index, part in self._fixed:
+            if segments[index] != part:
                 return None
-        return params
+        params = [segments[index] for index in self._params]
+        return params if all(params) else None
 
 
 def route_table(routes: Iterable[Route]) -> dict[tuple[str, int], tuple[Route, ...]]:

@@ -656,10 +656,10 @@ def test_ctrl_c_during_a_rewrite_keeps_the_old_cassette(
 ) -> None:
     """Ctrl-C in a test while `--record-mode rewrite` runs leaves its old cassette intact."""
     pytester.makeini("[pytest]\n")
-    pytester.makepyfile(test_interrupt=INTERRUPTIBLE)
+    pytester.makepyfile(test_rewritten=INTERRUPTIBLE)
     recorded = run(pytester, "--target", "mock", "--record-mode", "once")
     assert recorded.ret == 0
-    folder = pytester.path / "cassettes" / "test_interrupt"
+    folder = pytester.path / "cassettes" / "test_rewritten"
     old = (folder / "test_sends.yaml").read_bytes()
     monkeypatch.setenv("RUNCANCEL_TEST_INTERRUPT", "1")
     interrupted = run(pytester, "--target", "mock", "--record-mode", "rewrite")

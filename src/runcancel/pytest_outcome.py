@@ -310,7 +310,7 @@ def terminal_summary(terminalreporter: TerminalReporter, config: pytest.Config) 
 
     report, record = finish.report, state.record
     terminalreporter.section("runcancel")
-    terminalreporter.write_line(format_counts_line(report, record.clause_states()))
+    terminalreporter.write_line(format_counts_line(report))
     if report.era is not None:
         terminalreporter.write_line(f"era: {report.era['description']}")
     for line in format_clause_table(report, terminalreporter._tw.markup):

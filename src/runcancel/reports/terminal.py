@@ -8,7 +8,7 @@ only when pytest colours its output); these functions never print.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Protocol
 
 from runcancel.accept import ACCEPTED
@@ -49,14 +49,11 @@ def format_verdict_line(report: Report, markup: Markup | None = None) -> str:
     return markup(report.verdict, bold=True, **{_COLOURS[report.verdict]: True}) + rest
 
 
-def format_counts_line(report: Report, judged: Mapping[str, str]) -> str:
-    """`target T: N clauses held, M broken, K not verified` over the clauses the tests judged (`judged`:
-    clause id -> state before the accepted deviations), with those accepted counted apart."""
-    counts = Counter(judged.values())
-    for c in report.accepted:
-        if c.id in judged:
-            counts[judged[c.id]] -= 1
-    accepted = f", {len(report.accepted)} accepted" if report.accepted else ""
+def format_counts_line(report: Report) -> str:
+    """`target T: N clauses held, M broken, K not verified`: the report's own counts, so the number not
+    verified is the one the verdict line, findings.json and every report give."""
+    counts = report.counts
+    accepted = f", {counts['accepted']} accepted" if counts.get("accepted") else ""
     return (
         f"target {report.target}: {counts['passed']} clauses held, {counts['failed']} broken{accepted}, "
         f"{counts['not verified']} not verified"

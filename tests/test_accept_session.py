@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ import pytest
 
 from broken_servers import BROKEN_SERVERS, Served
 from runcancel.reports import findings_schema
-from test_broken_servers import ENVIRONMENT, ROOT, run_suites
+from test_broken_servers import ROOT, clean_environment, run_suites, stop_served
 
 PROCESSING_MS = next(s for s in BROKEN_SERVERS if s.name == "processing-ms-fraction")
 SHAPE = [ROOT / "contracts" / "test_shape.py"]
@@ -33,18 +32,10 @@ accept:
 """
 
 
-@pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ENVIRONMENT:
-        monkeypatch.delenv(name, raising=False)
+_clean_environment = pytest.fixture(autouse=True, name="_clean_environment")(clean_environment)
 
 
-@pytest.fixture(scope="module")
-def stopping() -> Iterator[list[Served]]:
-    servers: list[Served] = []
-    yield servers
-    for served in servers:
-        served.join()
+stopping = pytest.fixture(scope="module", name="stopping")(stop_served)
 
 
 def _reports(pytester: pytest.Pytester) -> Path:

@@ -55,19 +55,23 @@ REQUEST_TIMEOUT = "0.5"
 FINDING = r"\[{clause}\] (\$\S*|header \S+|status): expected .+; observed .+"
 
 
-@pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No runcancel or openai setting of the caller's environment reaches the suites under test."""
     for name in ENVIRONMENT:
         monkeypatch.delenv(name, raising=False)
 
 
-@pytest.fixture(scope="module")
-def stopping() -> Iterator[list[Served]]:
+def stop_served() -> Iterator[list[Served]]:
     """Servers finish stopping while the next test runs; all of them have stopped when the module ends."""
     servers: list[Served] = []
     yield servers
     for served in servers:
         served.join()
+
+
+# Every module that runs the suites against served apps takes these two, as fixtures of its own.
+_clean_environment = pytest.fixture(autouse=True, name="_clean_environment")(clean_environment)
+stopping = pytest.fixture(scope="module", name="stopping")(stop_served)
 
 
 def run_suites(
@@ -76,8 +80,10 @@ def run_suites(
     server: Server,
     *options: str,
     suites: Sequence[Path] = SUITES,
+    api_key: str | None = API_KEY,
 ) -> tuple[str, pytest.RunResult]:
-    """Serve a fresh app of `server` and run the contract suites against it: its URL and the result."""
+    """Serve a fresh app of `server` and run the contract suites against it: its URL and the result.
+    With `api_key` None no key is given (the suites then send none to a served app)."""
     served = Served(server.app())
     url = served.url
     try:
@@ -94,8 +100,7 @@ def run_suites(
             "--import-mode=importlib",
             "--target",
             url,
-            "--api-key",
-            API_KEY,
+            *(["--api-key", api_key] if api_key is not None else []),
             "--arrange-timeout",
             ARRANGE_TIMEOUT,
             "--reports-dir",

@@ -22,13 +22,9 @@ from runcancel.reports import Report, build_report
 from runcancel.runinfo import RunInfo
 from runcancel.session import SessionRecord
 from runcancel.settings import resolve_settings
-from test_broken_servers import ENVIRONMENT, ROOT
+from test_broken_servers import ROOT, clean_environment
 
-
-@pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ENVIRONMENT:
-        monkeypatch.delenv(name, raising=False)
+_clean_environment = pytest.fixture(autouse=True, name="_clean_environment")(clean_environment)
 
 
 def test_a_target_that_stops_answering_mid_run_exits_4(pytester: pytest.Pytester) -> None:

@@ -22,32 +22,23 @@ from typing import Any, cast
 import pytest
 import yaml
 
-from broken_servers import API_KEY, Served, mock_config
+from broken_servers import API_KEY, Served, Server
 from foreign_servers import FOREIGN_SERVERS, RESET_ONCE, ForeignServer
 from runcancel.contract import contract_path
 from runcancel.mock import create_app
 from runcancel.plugin import EARLY
 from runcancel.session import SessionRecord
 from runcancel.verdicts import BLOCKING, target_verdicts
-from test_broken_servers import ENVIRONMENT, reports, run_suites
+from test_broken_servers import clean_environment, reports, run_suites, stop_served
 
 ROOT = Path(__file__).resolve().parents[1]
 VERDICT_LINE = re.compile(r"^(CERTIFIED|INCOMPLETE|NOT CERTIFIED): \d+ passed", re.MULTILINE)
 
 
-@pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ENVIRONMENT:
-        monkeypatch.delenv(name, raising=False)
+_clean_environment = pytest.fixture(autouse=True, name="_clean_environment")(clean_environment)
 
 
-@pytest.fixture(scope="module")
-def stopping() -> Iterator[list[Served]]:
-    """Servers finish stopping while the next test runs; all have stopped when the module ends."""
-    servers: list[Served] = []
-    yield servers
-    for served in servers:
-        served.join()
+stopping = pytest.fixture(scope="module", name="stopping")(stop_served)
 
 
 def session_record(result: pytest.RunResult) -> SessionRecord:
@@ -124,24 +115,9 @@ def test_no_key_given_to_a_keyed_server_is_auth_refused(
     """Given no key, the suites send none to a server that is not the built-in mock: every request is
     refused 401, the verdict is auth-refused naming the key's source, no clause fails on a refusal the
     missing key explains, nothing passes, and the run fails."""
-    served = Served(create_app(mock_config()))
-    try:
-        result = pytester.runpytest_inprocess(
-            *(str(ROOT / "contracts" / f"test_{suite}.py") for suite in ("shape", "errors")),
-            f"--rootdir={ROOT}",
-            "-c",
-            str(ROOT / "pyproject.toml"),
-            "-p",
-            "no:cacheprovider",
-            "--import-mode=importlib",
-            "--target",
-            served.url,
-            "--reports-dir",
-            str(pytester.path / "reports"),
-        )
-    finally:
-        served.stop()
-        stopping.append(served)
+    keyed = Server("keyed-mock", "the built-in mock's app, which wants its key", create_app)
+    suites = [ROOT / "contracts" / "test_shape.py", ROOT / "contracts" / "test_errors.py"]
+    _, result = run_suites(pytester, stopping, keyed, suites=suites, api_key=None)
     document = findings_json(pytester)
     assert [v["kind"] for v in document["target_verdicts"]] == ["auth-refused"]
     assert "none was given with --api-key or OPENAI_API_KEY" in document["target_verdicts"][0]["message"]

@@ -14,7 +14,14 @@ import pytest
 
 from broken_servers import API_KEY, Served, mock_config
 from foreign_servers import IN_PROCESS, PROVIDER_STATE_PATH, ProvidedRuns
-from test_broken_servers import ARRANGE_TIMEOUT, ENVIRONMENT, ROOT, carries, reports, skip_reason
+from test_broken_servers import (
+    ARRANGE_TIMEOUT,
+    ROOT,
+    carries,
+    clean_environment,
+    reports,
+    skip_reason,
+)
 
 LIFECYCLE = ROOT / "contracts" / "test_lifecycle.py"
 # The tests of the clauses that need a run in a status the public API of this server never reaches.
@@ -22,10 +29,7 @@ SELECTED = "cancel_requires_action or cancel_finished"
 PROVIDED = ("requires_action", "failed", "incomplete", "expired")
 
 
-@pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ENVIRONMENT:
-        monkeypatch.delenv(name, raising=False)
+_clean_environment = pytest.fixture(autouse=True, name="_clean_environment")(clean_environment)
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ HTML; against a broken server that sends a session cookie and a custom header.""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -16,23 +15,15 @@ from broken_servers import COOKIE_AND_GATEWAY, GATEWAY_HEADER, SESSION_COOKIE, S
 from runcancel.reports import findings_schema
 from runcancel.scrub import Scrubber
 from runcancel.session import shown_headers
-from test_broken_servers import ENVIRONMENT, ROOT, run_suites
+from test_broken_servers import ROOT, clean_environment, run_suites, stop_served
 
 SHAPE = [ROOT / "contracts" / "test_shape.py"]
 
 
-@pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ENVIRONMENT:
-        monkeypatch.delenv(name, raising=False)
+_clean_environment = pytest.fixture(autouse=True, name="_clean_environment")(clean_environment)
 
 
-@pytest.fixture(scope="module")
-def stopping() -> Iterator[list[Served]]:
-    servers: list[Served] = []
-    yield servers
-    for served in servers:
-        served.join()
+stopping = pytest.fixture(scope="module", name="stopping")(stop_served)
 
 
 @pytest.mark.parametrize(

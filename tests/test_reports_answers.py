@@ -31,7 +31,7 @@ stopping = pytest.fixture(scope="module", name="stopping")(stop_served)
     [
         pytest.param("Set-Cookie", "session=abcdef123456", "<redacted>", id="cookie"),
         pytest.param("X-Api-Key", "k-123456789", "<redacted>", id="auth-like"),
-        pytest.param("OpenAI-Organization", "org-abcdefghijklmnopqrst", "<org-id>", id="account"),
+        pytest.param("OpenAI-Organization", "org-fake0123", "<org-id>", id="account"),
         pytest.param("X-Echo", "we saw sk-secret-key-1234", "we saw <api-key>", id="learnt-secret"),
         pytest.param("X-Gateway-Region", "eu-west-7", "eu-west-7", id="plain"),
     ],

@@ -128,30 +128,7 @@ class CancelCrashes:
 
 def _never_moving(config: MockConfig) -> ASGIApp:
     """Every run is created to stay queued (the mock's own `queued` scenario): it never starts."""
-
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST" and _RUNS.match(scope["path"]):
-            message = await receive()
-            body = json.loads(message.get("body") or b"{}")
-            body.setdefault("metadata", {})["runcancel_scenario"] = "queued"
-            data = json.dumps(body).encode()
-            headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-length"]
-            headers.append((b"content-length", str(len(data)).encode()))
-            sent = False
-
-            async def replay() -> Any:
-                nonlocal sent
-                if sent:
-                    return {"type": "http.disconnect"}
-                sent = True
-                return {"type": "http.request", "body": data, "more_body": False}
-
-            await inner({**scope, "headers": headers}, replay, send)
-            return
-        await inner(scope, receive, send)
-
-    inner = create_app(config)
-    return app
+    return _never_moving_over(create_app(config))
 
 
 def _creates_201(config: MockConfig) -> ASGIApp:

@@ -15,6 +15,7 @@ from runcancel.pytest_state import (
     TALKING_FIXTURES,
     TARGET_FIXTURES,
     Suites,
+    api_key,
     prepare,
     suites,
     target_for,
@@ -111,17 +112,12 @@ def header_lines(config: pytest.Config) -> list[str] | None:
     if state is None:
         return None
     s = state.settings
-    from runcancel.verdicts import key_for
-
-    sent, _source = key_for(s.api_key.value, s.api_key.source, target=s.target.value)
     if s.api_key.value:
         key = f"API key from {s.api_key.source}"
+    elif api_key(s) is not None:
+        key = "API key the built-in mock's"
     else:
-        key = (
-            "API key the built-in mock's"
-            if sent
-            else "no API key sent (give one with --api-key or OPENAI_API_KEY)"
-        )
+        key = "no API key sent (give one with --api-key or OPENAI_API_KEY)"
     where = "the built-in reference mock" if s.uses_mock else s.target.value
     probe = (
         f"runcancel probe: seed {s.probe_seed.value} (from {s.probe_seed.source}), "

@@ -112,3 +112,35 @@ def test_ctrl_c_on_a_first_run_writes_a_report_that_says_interrupted(tmp_path: P
         assert "interrupted" in text, name
         assert "the run passes" not in text, name
     assert not (reports / "partial").exists()
+
+
+DROPPED_CTRL_C = """
+import os
+import signal
+
+
+class Finalized:
+    def __del__(self):
+        # The KeyboardInterrupt is raised inside this finalizer, where Python can only drop it.
+        os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_drops_a_ctrl_c():
+    Finalized()
+
+
+def test_after():
+    pass
+"""
+
+
+def test_a_ctrl_c_dropped_in_a_finalizer_still_stops_the_run(pytester: pytest.Pytester) -> None:
+    """Python drops a KeyboardInterrupt raised inside a finalizer; the run still stops before the next
+    test, as pytest stops on Ctrl-C."""
+    pytester.makepyfile(test_dropped=DROPPED_CTRL_C)
+
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-v")
+
+    assert result.ret == pytest.ExitCode.INTERRUPTED, result.stdout.str()
+    result.stdout.fnmatch_lines(["*KeyboardInterrupt*"])
+    assert "test_after" not in result.stdout.str().split("test_drops_a_ctrl_c", 1)[1]

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+import signal
+import threading
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -303,10 +305,36 @@ class Interruptions:
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
+        # A Ctrl-C whose KeyboardInterrupt landed where Python cannot raise it (a finalizer, a weakref
+        # callback: it becomes an "unraisable exception" and is dropped) is raised again between tests.
+        self.pending = False
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
+        previous = None
+        if (
+            threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        ):
+            previous = signal.signal(signal.SIGINT, self._ctrl_c)
+        try:
+            return (yield)
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+
+    def _ctrl_c(self, signum: int, frame: object) -> NoReturn:
+        self.pending = True
+        raise KeyboardInterrupt
+
+    def pytest_runtest_logfinish(self) -> None:
+        if self.pending:
+            raise KeyboardInterrupt
 
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
         from runcancel.certify import ExitCode
 
+        self.pending = False
         state = self.config.stash[EARLY].suites
         if state is None:
             return

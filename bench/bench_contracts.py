@@ -106,6 +106,55 @@ class Floor:
         self._folder.cleanup()
 
 
+# Libraries the clauses need that the floor's run never imports: the openai SDK's types and client
+# (clause consumer.openai_sdk) and schemathesis's OpenAPI layer (the probe's checks, generated or
+# replayed). The floor has already imported pytest and schemathesis's pytest plugin.
+NEEDED_IMPORTS = {
+    "the openai SDK (`openai`, `openai.types.beta.threads`)": "import openai, openai.types.beta.threads",
+    "schemathesis's OpenAPI layer (`schemathesis.specs.openapi.schemas`)": (
+        "import schemathesis.specs.openapi.schemas"
+    ),
+}
+_IMPORT_TIMER = """
+import sys, time
+import pytest, schemathesis.pytest.plugin
+started = time.perf_counter()
+exec(sys.argv[1])
+print(time.perf_counter() - started)
+"""
+
+
+def needed_imports() -> dict[str, float]:
+    """Seconds each of NEEDED_IMPORTS takes in a fresh interpreter, and all of them together."""
+    statements = {**NEEDED_IMPORTS, "both together": "; ".join(NEEDED_IMPORTS.values())}
+    seconds = {}
+    for label, statement in statements.items():
+        done = subprocess.run(
+            [sys.executable, "-c", _IMPORT_TIMER, statement],
+            cwd=ROOT,
+            env=environment(),
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        seconds[label] = float(done.stdout.split()[-1])
+    return seconds
+
+
+def print_needed_imports(rounds: list[dict[str, float]], floor_seconds: float, target: float) -> None:
+    """The imports' medians as a table, and the share of the target's headroom they take alone."""
+    print("| import the suites need that the floor does not (fresh interpreter) | median | / floor |")
+    print("|---|---|---|")
+    for label in rounds[0]:
+        median = statistics.median(r[label] for r in rounds)
+        print(f"| {label} | {median:.2f} s | {median / floor_seconds:.2f} |")
+    both = statistics.median(r["both together"] for r in rounds)
+    print(
+        f"\nthose imports alone are {both / floor_seconds:.2f}x the floor's median; the target of "
+        f"{target:g}x leaves {target - 1:.2f}x the floor for everything the suites do"
+    )
+
+
 def ratios(pairs: list[tuple[Run, Run]]) -> list[float]:
     """Each measured run's seconds over the floor run of its round."""
     return [run.seconds / floor.seconds for floor, run in pairs]
@@ -160,7 +209,10 @@ def main() -> int:
     floor = Floor()
     try:
         floor.run(), pytest_run(SUITES)  # warm-up: bytecode and assertion-rewrite caches
-        pairs = [(floor.run(), pytest_run(SUITES)) for _ in range(args.rounds)]
+        pairs, imports = [], []
+        for _ in range(args.rounds):
+            pairs.append((floor.run(), pytest_run(SUITES)))
+            imports.append(needed_imports())
     finally:
         floor.close()
     ci = [pytest_run(CI_RUN) for _ in range(args.ci_runs)]
@@ -189,6 +241,8 @@ def main() -> int:
         f"`pytest contracts` / floor, round by round: {', '.join(f'{r:.2f}' for r in each)}; "
         f"median {ratio:.2f}x, target <= {TARGET_RATIO:g}x: {'within' if ratio <= TARGET_RATIO else 'over'}"
     )
+    print()
+    print_needed_imports(imports, statistics.median(r.seconds for r in floor_runs), TARGET_RATIO)
     print()
     print("machine:")
     for line in [*about, f"load average before: {load_before}; after: {load_after}"]:

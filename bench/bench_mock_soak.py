@@ -40,7 +40,7 @@ def rss_bytes() -> int:
 def big_tools(target: int) -> list[dict[str, object]]:
     """Function tools whose JSON comes to about ``target`` bytes (nested schemas, the costly kind)."""
     properties = {f"p{i}": {"type": "string", "description": "d" * 40} for i in range(200)}
-    tool = {
+    tool: dict[str, object] = {
         "type": "function",
         "function": {"name": "f", "parameters": {"type": "object", "properties": properties}},
     }

@@ -26,7 +26,18 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench_contracts import ROOT, Floor, Run, environment, load, machine, pytest_run, ratios
+from bench_contracts import (
+    ROOT,
+    Floor,
+    Run,
+    environment,
+    load,
+    machine,
+    needed_imports,
+    print_needed_imports,
+    pytest_run,
+    ratios,
+)
 
 TARGET_RATIO = 1.3
 REPLAY = ["contracts", "--target", "replay", "-p", "no:cacheprovider", "-q"]
@@ -76,10 +87,12 @@ def main(argv: list[str] | None = None) -> int:
     about, load_before = machine(), load()
     floor = Floor()
     rounds: list[tuple[Run, dict[str, Run]]] = []
+    imports: list[dict[str, float]] = []
     try:
         floor.run(), pytest_run(REPLAY)  # warm-up: bytecode and assertion-rewrite caches
         for _ in range(args.rounds):
             rounds.append((floor.run(), {label: pytest_run(command) for label, command in COMMANDS.items()}))
+            imports.append(needed_imports())
     finally:
         floor.close()
     load_after = load()
@@ -101,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         f"\nwhole replay / floor, round by round: {', '.join(f'{r:.2f}' for r in whole)}; median "
         f"{ratio:.2f}x, target <= {TARGET_RATIO:g}x: {'within' if ratio <= TARGET_RATIO else 'over'}"
     )
+    print()
+    print_needed_imports(imports, statistics.median(floors), TARGET_RATIO)
     if args.instructions:
         floor = Floor()
         try:

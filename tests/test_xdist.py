@@ -65,6 +65,15 @@ def test_a_partial_run_keeps_the_complete_report(tmp_path: Path) -> None:
     assert found["run"]["selection"] == "partial"  # type: ignore[index]
     assert "partial run:" in partial.stdout
     assert "is kept" in partial.stdout
+    # The clauses counted "not selected" are exactly those the report leaves unverified for that reason:
+    # one judged on the session's own answers (the Runs seen while arranging) is not among them.
+    not_selected = found["run"]["not_selected"]  # type: ignore[index]
+    unselected = [
+        c["id"] for c in found["clauses"] if c["not_verified_reasons"] == ["not selected in this run"]
+    ]  # type: ignore[attr-defined]
+    assert sorted(not_selected) == sorted(unselected)
+    assert states(found)["schema.undocumented_field"] == "passed"
+    assert f"partial run: {len(unselected)} clauses not selected" in partial.stdout
 
 
 @pytest.mark.parametrize(

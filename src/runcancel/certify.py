@@ -192,6 +192,10 @@ def conclude(
     check_runs_seen(record)
     if any(seen.method == "POST" and not seen.url.rstrip("/").endswith("/cancel") for seen in record.seen):
         record.record(CREATE_CLAUSE, create_status_outcome(record.seen), ARRANGING)  # creates were sent
+    # A clause no selected test verifies may still be judged on the session's answers (the Runs seen,
+    # the creates): it is then not "not selected", and every report counts the same clauses so.
+    judged = {v.clause for v in record.verdicts}
+    run = dataclasses.replace(run, not_selected=tuple(c for c in run.not_selected if c not in judged))
     answers = [Answer.of_seen(seen) for seen in record.seen]
     drift = compare(finish.baseline, answers) if finish.baseline_label else []
     notes = [*finish.notes, *probe_lines]

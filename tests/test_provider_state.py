@@ -139,3 +139,36 @@ def test_a_conftest_override_provides_runs_in_process(
 
 def _clauses() -> tuple[str, ...]:
     return ("lifecycle.cancel_requires_action", "lifecycle.cancel_finished")
+
+
+def test_recorded_with_a_provider_state_it_replays_offline_to_the_same_outcomes(
+    pytester: pytest.Pytester, provided: tuple[ProvidedRuns, str]
+) -> None:
+    """Recorded with `--runcancel-provider-state`, the cassettes hold its answers and name it in their
+    provenance; `--target replay` then asks them, with no provider state given and nothing sent to the
+    server, and every test ends as it did when recorded (a run the recording gave up waiting for
+    included)."""
+    server, url = provided
+    cassettes = pytester.path / "cassettes"
+    recorded = _run(
+        pytester,
+        url,
+        "--runcancel-provider-state",
+        url + PROVIDER_STATE_PATH,
+        "--record-mode",
+        "once",
+        "--cassette-dir",
+        str(cassettes),
+    )
+    assert recorded.ret == 0
+    asked = list(server.asked)
+    provenances = [p.read_text(encoding="utf-8") for p in cassettes.rglob("*.yaml")]
+    assert provenances
+    assert all(f"provider_state: {url}{PROVIDER_STATE_PATH}" in text for text in provenances)
+
+    replayed = _run(pytester, "replay", "--cassette-dir", str(cassettes))
+
+    assert _outcomes(replayed) == _outcomes(recorded)
+    assert _outcomes(replayed)["completed"] == "skipped"
+    assert server.asked == asked  # nothing went to the server
+    assert replayed.ret == 0

@@ -3,6 +3,7 @@
 A cassette is vcrpy's YAML format (version 1) with one more top-level mapping, written first:
 
     provenance: {recorded_from, target, recorded_at, suite, record_mode, recorder, interactions}
+                (and provider_state, when the suites asked one)
     version: 1
     interactions:
     - request: {method, uri, body, headers}

@@ -221,10 +221,12 @@ def runcancel_provider_state(pytestconfig: pytest.Config) -> ProviderState | Non
     """Where runs in statuses the target's public API cannot reach in time come from: the
     `--provider-state URL` of the target's owner, or None (arrange through the public API only).
     Override it in your conftest.py for an in-process setup: return a callable from a status to
-    `(thread_id, run_id)`, or None for a status it cannot give (see the README, "Provider states")."""
+    `(thread_id, run_id)`, or None for a status it cannot give (see the README, "Provider states").
+    Replay asks the cassettes, at the provider state they were recorded with."""
     from runcancel.suite import provider_state
 
-    return provider_state(suites(pytestconfig).settings)
+    state = suites(pytestconfig)
+    return provider_state(state.settings, state.recorder)
 
 
 @pytest.fixture(scope="session")

@@ -30,6 +30,7 @@ import re
 import shlex
 import socket
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from importlib import metadata
 from pathlib import Path
@@ -66,7 +67,10 @@ __all__ = [
     "block_network",
     "cassette_name",
     "classify_key",
+    "not_recorded",
+    "recording_ended",
     "replay_base_url",
+    "replay_provider_state",
     "scrub_url",
 ]
 
@@ -325,6 +329,7 @@ class Recorder:
         self.scrubber = Scrubber(api_key, organization, project)
         self.recorded_from = "an unnamed target"
         self.target_url = ""
+        self.provider_state_url = ""
         self.active: Path | None = None  # the cassette in use, while one is (the probe's cases sit beside it)
         # Set when the run is interrupted (Ctrl-C, a stop): cassettes being rewritten keep their old
         # content. Tests are torn down after the interruption with no exception in flight, so the
@@ -388,9 +393,14 @@ class Recorder:
         self.target_url = self.scrubber.text(shown)
         self.recorded_from = label
 
+    def asking_provider_state(self, url: str) -> None:
+        """Name the provider state the suites ask (written into the provenance, scrubbed): replay asks
+        the cassettes at its path again (`replay_provider_state`)."""
+        self.provider_state_url = self.scrubber.text(scrub_url(url))
+
     def provenance(self) -> dict[str, str]:
         now = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
-        return {
+        provenance = {
             "recorded_from": self.recorded_from,
             "target": self.target_url,
             "recorded_at": now.isoformat().replace("+00:00", "Z"),
@@ -398,6 +408,9 @@ class Recorder:
             "record_mode": self.mode,
             "recorder": f"vcrpy {vcr.__version__}",
         }
+        if self.provider_state_url:
+            provenance["provider_state"] = self.provider_state_url
+        return provenance
 
     def check_ready(self) -> None:
         """Raise CassetteError when replay has no cassettes folder to read."""
@@ -581,8 +594,22 @@ def replay_base_url(cassette_dir: Path) -> str:
     recorded from (their provenance's `target`; the most common one, if they differ), so cassettes
     recorded from `/`, `/api/v1` or Azure's `/openai?api-version=...` match what replay sends.
     `REPLAY_BASE_URL` (`/v1`) when no cassette says."""
-    from collections import Counter
 
+    found = _recorded_paths(cassette_dir, "target")
+    if not found:
+        return REPLAY_BASE_URL
+    return REPLAY_ORIGIN + found.most_common(1)[0][0]
+
+
+def replay_provider_state(cassette_dir: Path) -> str | None:
+    """The provider state replay asks: `REPLAY_ORIGIN` + the path of the one the cassettes were
+    recorded with (their provenance's `provider_state`; the most common one), or None when none was."""
+    found = _recorded_paths(cassette_dir, "provider_state")
+    return REPLAY_ORIGIN + found.most_common(1)[0][0] if found else None
+
+
+def _recorded_paths(cassette_dir: Path, name: str) -> Counter[str]:
+    """How many cassettes' provenance names each path and query as `name` (an http(s) URL)."""
     import yaml
 
     seen: Counter[str] = Counter()
@@ -600,13 +627,22 @@ def replay_base_url(cassette_dir: Path) -> str:
             provenance = (yaml.safe_load("\n".join(block)) or {}).get("provenance")
         except yaml.YAMLError:
             continue
-        target = provenance.get("target") if isinstance(provenance, dict) else None
-        if isinstance(target, str) and target.startswith(("http://", "https://")):
-            parts = urlsplit(target)
+        url = provenance.get(name) if isinstance(provenance, dict) else None
+        if isinstance(url, str) and url.startswith(("http://", "https://")):
+            parts = urlsplit(url)
             seen[(parts.path.rstrip("/") or "/") + (f"?{parts.query}" if parts.query else "")] += 1
-    if not seen:
-        return REPLAY_BASE_URL
-    return REPLAY_ORIGIN + seen.most_common(1)[0][0]
+    return seen
+
+
+def recording_ended(error: BaseException) -> bool:
+    """Whether `error` is replay running out of recordings of a request it has answered before: the
+    session sent it more often than the recording did."""
+    return isinstance(error, CannotOverwriteExistingCassetteException) and error.reason == "already_played"
+
+
+def not_recorded(error: BaseException) -> bool:
+    """Whether `error` is replay meeting a request no cassette recording answers."""
+    return isinstance(error, CannotOverwriteExistingCassetteException)
 
 
 def _indented(lines: list[str]) -> Iterator[str]:

@@ -17,6 +17,7 @@ from runcancel.session import SessionRecord
 if TYPE_CHECKING:
     from runcancel.accept import Entry
     from runcancel.findings import Finding
+    from runcancel.recording import Recorder
     from runcancel.settings import Settings
 
 __all__ = ["SuiteArranger", "accepted_reasons", "blocking", "provider_state"]
@@ -65,15 +66,28 @@ def blocking(record: SessionRecord) -> str | None:
     return verdict.kind if verdict is not None else None
 
 
-def provider_state(settings: Settings) -> ProviderState | None:
+def provider_state(settings: Settings, recorder: Recorder | None = None) -> ProviderState | None:
     """The provider state of `--provider-state URL` (asked with the request time-out and the target's
     TLS settings), or None. A status it once had no run for (404, 422, 501) is not asked again in
-    this session."""
+    this session.
+
+    Recording, its URL goes into the cassettes' provenance (scrubbed) and its answers into the
+    cassettes. Replaying, the cassettes answer it at the path they recorded it at (a given URL is used
+    only when they name none); a status the recording never asked for is one it had no run for: a
+    session asks for a status only until it is refused.
+    """
+    replaying = recorder is not None and recorder.replaying
     url = settings.provider_state.value
+    if replaying and recorder is not None:
+        from runcancel.recording import replay_provider_state
+
+        url = replay_provider_state(recorder.cassette_dir) or url
     if not url:
         return None
     from runcancel.arrange import provider_state_from_url
 
+    if recorder is not None and not replaying:
+        recorder.asking_provider_state(url)
     verify = False if settings.insecure.value else (settings.ca_bundle.value or True)
     ask = provider_state_from_url(url, timeout=settings.request_timeout.value, verify=verify)
     refused: set[str] = set()
@@ -81,7 +95,14 @@ def provider_state(settings: Settings) -> ProviderState | None:
     def provide(status: str) -> tuple[str, str] | None:
         if status in refused:
             return None
-        ids = ask(status)
+        try:
+            ids = ask(status)
+        except Exception as exc:
+            from runcancel.recording import not_recorded
+
+            if not (replaying and not_recorded(exc)):
+                raise
+            ids = None
         if ids is None:
             refused.add(status)
         return ids

@@ -324,10 +324,12 @@ class Interruptions:
                 signal.signal(signal.SIGINT, previous)
 
     def _ctrl_c(self, signum: int, frame: object) -> NoReturn:
+        __tracebackhide__ = True  # pytest shows where the run was, not this handler
         self.pending = True
         raise KeyboardInterrupt
 
     def pytest_runtest_logfinish(self) -> None:
+        __tracebackhide__ = True
         if self.pending:
             raise KeyboardInterrupt
 

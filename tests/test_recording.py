@@ -555,6 +555,24 @@ def test_a_no_key_request_never_replays_the_keyed_answer(pytester: pytest.Pytest
     )
 
 
+def test_the_record_command_names_a_suite_file_outside_the_rootdir(pytester: pytest.Pytester) -> None:
+    """pytest gives a test file outside the rootdir a node id without the file; the command that
+    records the missing cassette names the file all the same."""
+    root = pytester.mkdir("project")
+    (root / "pytest.ini").write_text("[pytest]\n")
+    suite = pytester.mkdir("elsewhere") / "test_outside.py"
+    suite.write_text(
+        "def test_sends(runcancel_client):\n    runcancel_client.send('GET', '/threads/t/runs/r')\n"
+    )
+    cassettes = pytester.mkdir("cassettes")
+    result = run(
+        pytester, str(suite), "--rootdir", str(root), "-c", str(root / "pytest.ini"), "--target", "replay",
+        "--cassette-dir", str(cassettes),
+    )  # fmt: skip
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([f"  Record it: pytest {suite} -k test_sends --target mock *"])
+
+
 @pytest.mark.parametrize(
     ("content", "problem"),
     [

@@ -166,7 +166,9 @@ def judge_report(item: pytest.Item, call: pytest.CallInfo[None], report: TestRep
             "not verified"
         )
     elif call.excinfo is not None and state.recorder is not None:
-        explained = state.recorder.explain(call.excinfo.value, item.nodeid)
+        # A test file outside the rootdir has a node id without its file: name the file then.
+        nodeid = f"{item.path}{item.nodeid}" if item.nodeid.startswith("::") else item.nodeid
+        explained = state.recorder.explain(call.excinfo.value, nodeid)
         if explained is not None:
             report.longrepr = explained
     _record_unjudged(item, report, state.record)

@@ -136,3 +136,28 @@ def test_an_in_process_app_is_recorded_and_replayed(tmp_path: Path) -> None:
     with block_network(), Recorder(tmp_path, "none", KEY).cassette(path), replay.client() as c:
         replayed = c.send("GET", "/threads/thread_x").json()
     assert replayed == {**live, "authorization": "Bearer <api-key>"}  # the echoed key, scrubbed
+
+
+READS = """
+def test_reads(runcancel_client):
+    runcancel_client.send("GET", "/threads/{thread}")
+"""
+
+
+def test_a_missing_recording_of_an_in_process_app_is_recorded_again_by_its_spec(
+    pytester: pytest.Pytester,
+) -> None:
+    """The advice for a request the cassette lacks names the `asgi:` spec to record from again, never
+    the origin an in-process app's requests carry (it does not resolve)."""
+    spec = "asgi:test_deploy_asgi:echo_app"
+    args = ("-p", "no:cacheprovider", "--target", spec, "--api-key", KEY, "--record-mode", "once")
+    pytester.makeini("[pytest]\n")
+    pytester.makepyfile(test_app=READS.format(thread="thread_x"))
+    pytester.runpytest_inprocess(*args).assert_outcomes(passed=1)
+    pytester.makepyfile(test_app=READS.format(thread="thread_y"))
+
+    result = pytester.runpytest_inprocess(*args)
+
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([f"*Record it again: pytest test_app.py -k test_reads --target {spec} *"])
+    assert "in-process.invalid" not in result.stdout.str().split("Record it again", 1)[1].splitlines()[0]

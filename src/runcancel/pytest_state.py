@@ -272,7 +272,11 @@ def session_target(state: Suites) -> Iterator[Target]:
         learn_secrets(state, target)
         record.target_label = target.label
         if recorder is not None:
-            recorder.recording_from(_with_query(target), target.base_url)
+            spec = str(settings.target.value)
+            # An in-process app is recorded again by its `asgi:` spec; its requests' origin never resolves.
+            recorder.recording_from(
+                _with_query(target), target.base_url, again=spec if spec.startswith("asgi:") else None
+            )
         yield target
         return
     from runcancel.mock import DEFAULT_API_KEY, MockConfig, MockServer, MockStartError

@@ -330,6 +330,7 @@ class Recorder:
         self.recorded_from = "an unnamed target"
         self.target_url = ""
         self.provider_state_url = ""
+        self.target_again: str | None = None  # the `--target` to record again with, when not target_url
         self.active: Path | None = None  # the cassette in use, while one is (the probe's cases sit beside it)
         # Set when the run is interrupted (Ctrl-C, a stop): cassettes being rewritten keep their old
         # content. Tests are torn down after the interruption with no exception in flight, so the
@@ -383,15 +384,17 @@ class Recorder:
     def replaying(self) -> bool:
         return self.mode == "none"
 
-    def recording_from(self, base_url: str, label: str) -> None:
+    def recording_from(self, base_url: str, label: str, again: str | None = None) -> None:
         """Name the target the cassettes are recorded from (written into their provenance): its base URL
-        with its query (credential values redacted), which replay sends to again (`replay_base_url`)."""
+        with its query (credential values redacted), which replay sends to again (`replay_base_url`).
+        `again` is the `--target` that records from it again, when its URL is not (an in-process app)."""
         from runcancel.targets.urls import redact_query
 
         query = urlsplit(base_url).query
         shown = scrub_url(base_url) + (f"?{redact_query(query)}" if query else "")
         self.target_url = self.scrubber.text(shown)
         self.recorded_from = label
+        self.target_again = again
 
     def asking_provider_state(self, url: str) -> None:
         """Name the provider state the suites ask (written into the provenance, scrubbed): replay asks
@@ -493,7 +496,7 @@ class Recorder:
         where = nodeid.split("::", 1)[0].replace("\\", "/")
         suites = "--pyargs runcancel.contracts" if "runcancel/contracts/" in where else shlex.quote(where)
         live = bool(self.target_url) and "runcancel.mock" not in self.recorded_from
-        target = shlex.quote(self.target_url) if live else "mock"
+        target = shlex.quote(self.target_again or self.target_url) if live else "mock"
         hint = "" if live else " (or --target <URL>)"
         return (
             f"pytest {suites} -k {shlex.quote(test)} --target {target} --record-mode rewrite "

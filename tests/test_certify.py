@@ -88,6 +88,8 @@ def test_a_server_that_answers_404_everywhere_is_one_verdict(served: str, tmp_pa
     assert document["verdict"] == "NOT CERTIFIED"
     assert "FAILED" not in done.stdout
     assert done.stdout.count("endpoint retired or not implemented: all") == 1
+    # The header names the settings as they were typed to runcancel, not as it hands them to pytest.
+    assert f"runcancel: target {served} (from --target), API key from --api-key" in done.stdout
     certificate = (tmp_path / "reports" / "certification.md").read_text()
     assert certificate.index("endpoint retired") < certificate.index("schema.status")
 

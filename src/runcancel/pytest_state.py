@@ -112,6 +112,10 @@ def _labels(config: pytest.Config) -> dict[str, str]:
 
     typed = {arg.split("=", 1)[0] for arg in config.invocation_params.args if arg.startswith("--")}
     labels = {}
+    if config.pluginmanager.get_plugin(CLI_PLUGIN) is not None:
+        # `runcancel certify` hands its options to pytest by their --runcancel- names: name them as the
+        # user typed them.
+        labels = {spec.name: spec.flag for spec in SETTINGS if spec.option in typed}
     for spec in SETTINGS:
         for name in (spec.flag, "--record-mode") if spec.name == "record_mode" else (spec.flag,):
             if name in typed and (spec.alias or name == "--record-mode"):

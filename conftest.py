@@ -2,9 +2,12 @@
 
 import os
 
-# httpx imports httpcore lazily and caches its exception classes; pytester's in-process runs restore
-# sys.modules after each run, so httpcore must be loaded before any of them, once.
+# pytester's in-process runs restore sys.modules after each run, so what such a run imports first is
+# imported afresh by the next. httpx imports httpcore lazily and caches its exception classes; PyYAML's
+# libyaml parser (an extension module, never imported twice) keeps building the node classes of the
+# first `yaml` package, which a second one does not recognise. Both are loaded here, once.
 import httpcore  # noqa: F401
+import yaml  # noqa: F401
 from hypothesis import HealthCheck, settings
 
 # Property tests are reproducible in CI (no random seed, no example database to carry over).

@@ -37,6 +37,17 @@ if TYPE_CHECKING:
     from _pytest.mark import ParameterSet
 
 ROOT = Path(__file__).resolve().parents[1]
+# pytester runs in a temporary directory: these name the project's rootdir and configuration. This
+# process has test modules of its own (tests/test_probe_library.py, say): importlib mode keeps the
+# suites' modules (contracts/test_probe.py) apart from them.
+PROJECT_RUN = (
+    f"--rootdir={ROOT}",
+    "-c",
+    str(ROOT / "pyproject.toml"),
+    "-p",
+    "no:cacheprovider",
+    "--import-mode=importlib",
+)
 # The clause suites, in the order `pytest contracts` runs them. The probe suite (generated requests,
 # contracts/test_probe.py) runs on its own, against the faults aimed at it: it triples the time of a run.
 SUITES = [ROOT / "contracts" / name for name in ("test_errors.py", "test_lifecycle.py", "test_shape.py")]
@@ -89,15 +100,7 @@ def run_suites(
     try:
         result = pytester.runpytest_inprocess(
             *map(str, suites),
-            # pytester runs in a temporary directory: name the project's rootdir and configuration.
-            f"--rootdir={ROOT}",
-            "-c",
-            str(ROOT / "pyproject.toml"),
-            "-p",
-            "no:cacheprovider",
-            # This process has test modules of its own (tests/test_probe_library.py, say): importlib mode
-            # keeps the suites' modules (contracts/test_probe.py) apart from them.
-            "--import-mode=importlib",
+            *PROJECT_RUN,
             "--target",
             url,
             *(["--api-key", api_key] if api_key is not None else []),

@@ -22,7 +22,7 @@ from runcancel.reports import Report, build_report
 from runcancel.runinfo import RunInfo
 from runcancel.session import SessionRecord
 from runcancel.settings import resolve_settings
-from test_broken_servers import ROOT, clean_environment
+from test_broken_servers import PROJECT_RUN, ROOT, clean_environment
 
 _clean_environment = pytest.fixture(autouse=True, name="_clean_environment")(clean_environment)
 
@@ -33,12 +33,7 @@ def test_a_target_that_stops_answering_mid_run_exits_4(pytester: pytest.Pytester
     with GoneAfterFirst() as server:
         result = pytester.runpytest_inprocess(
             str(ROOT / "contracts" / "test_shape.py"),
-            f"--rootdir={ROOT}",
-            "-c",
-            str(ROOT / "pyproject.toml"),
-            "-p",
-            "no:cacheprovider",
-            "--import-mode=importlib",
+            *PROJECT_RUN,
             "--target",
             server.url,
             "--api-key",

@@ -29,7 +29,7 @@ from runcancel.mock import create_app
 from runcancel.plugin import EARLY
 from runcancel.session import SessionRecord
 from runcancel.verdicts import BLOCKING, target_verdicts
-from test_broken_servers import clean_environment, reports, run_suites, stop_served
+from test_broken_servers import PROJECT_RUN, clean_environment, reports, run_suites, stop_served
 
 ROOT = Path(__file__).resolve().parents[1]
 VERDICT_LINE = re.compile(r"^(CERTIFIED|INCOMPLETE|NOT CERTIFIED): \d+ passed", re.MULTILINE)
@@ -194,12 +194,7 @@ def test_prism_on_our_contract_is_a_stateless_mock(pytester: pytest.Pytester, pr
     started = time.monotonic()
     result = pytester.runpytest_inprocess(
         str(ROOT / "contracts" / "test_errors.py"),
-        f"--rootdir={ROOT}",
-        "-c",
-        str(ROOT / "pyproject.toml"),
-        "-p",
-        "no:cacheprovider",
-        "--import-mode=importlib",
+        *PROJECT_RUN,
         "--target",
         f"{prism}/v1",
         "--api-key",

@@ -555,6 +555,20 @@ def test_a_no_key_request_never_replays_the_keyed_answer(pytester: pytest.Pytest
     )
 
 
+def test_the_record_command_of_an_in_process_app_shows_its_spec_without_credentials(tmp_path: Path) -> None:
+    """The `asgi:` spec the advice names is shown as a target URL is: credential values in its query
+    redacted, the key scrubbed wherever it stands."""
+    recorder = Recorder(tmp_path, "once", KEY)
+    recorder.recording_from(
+        "http://in-process.invalid/v1?token=abc",
+        "the in-process app m:app",
+        again=f"asgi:m:app?token=abc&k={KEY}",
+    )
+    command = recorder.record_command("tests/test_x.py::test_a")
+    assert "--target 'asgi:m:app?token=<redacted>&k=<api-key>'" in command, command
+    assert KEY not in command
+
+
 def test_the_record_command_names_a_suite_file_outside_the_rootdir(pytester: pytest.Pytester) -> None:
     """pytest gives a test file outside the rootdir a node id without the file; the command that
     records the missing cassette names the file all the same."""

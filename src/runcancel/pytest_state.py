@@ -276,10 +276,12 @@ def session_target(state: Suites) -> Iterator[Target]:
         learn_secrets(state, target)
         record.target_label = target.label
         if recorder is not None:
+            from runcancel.targets import ASGI_PREFIX
+
             spec = str(settings.target.value)
             # An in-process app is recorded again by its `asgi:` spec; its requests' origin never resolves.
             recorder.recording_from(
-                _with_query(target), target.base_url, again=spec if spec.startswith("asgi:") else None
+                _with_query(target), target.base_url, again=spec if spec.startswith(ASGI_PREFIX) else None
             )
         yield target
         return

@@ -394,6 +394,9 @@ class Recorder:
         shown = scrub_url(base_url) + (f"?{redact_query(query)}" if query else "")
         self.target_url = self.scrubber.text(shown)
         self.recorded_from = label
+        if again is not None:  # shown like the URL: credential values in its query redacted, scrubbed
+            spec, _, query = again.partition("?")
+            again = self.scrubber.text(spec + (f"?{redact_query(query)}" if query else ""))
         self.target_again = again
 
     def asking_provider_state(self, url: str) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import gc
 from collections.abc import Callable, Generator, Iterator
 from datetime import UTC, datetime
@@ -149,6 +150,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     _quick_exit()
 
 
+@functools.cache  # registered once per process
 def _quick_exit() -> None:
     """At the interpreter's exit, move every object out of the garbage collector's reach first.
 
@@ -158,12 +160,7 @@ def _quick_exit() -> None:
     their last reference goes. An atexit hook, so a process that goes on after pytest.main is not
     changed until it exits.
     """
-    if not _QUICK_EXIT:
-        _QUICK_EXIT.append(True)
-        atexit.register(gc.freeze)
-
-
-_QUICK_EXIT: list[bool] = []
+    atexit.register(gc.freeze)
 
 
 def pytest_terminal_summary(

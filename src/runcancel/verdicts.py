@@ -153,25 +153,24 @@ class _Seen:
     def of(cls, answers: Iterable[Exchanged], key_sent: bool) -> _Seen:
         default_auth = "valid" if key_sent else "absent"
         keyed = [a for a in answers if a.auth == default_auth]
-        created = frozenset(
-            str(a.body["id"])
-            for a in keyed
-            if a.method == "POST"
-            and route_of(a.url) == "/threads/{id}/runs"
-            and 200 <= a.status < 300
-            and isinstance(a.body, dict)
-            and "id" in a.body
-        ) | frozenset(  # a run read back under its own id exists, however it was made (a provider state)
-            str(a.body["id"])
-            for a in keyed
-            if a.method == "GET"
-            and route_of(a.url) == "/threads/{id}/runs/{id}"
-            and 200 <= a.status < 300
-            and isinstance(a.body, dict)
-            and a.body.get("id") == _run_id(a.url)
-        )
+        created = frozenset(str(a.body["id"]) for a in keyed if _proves_a_run(a))
         arranging = [a for a in keyed if (a.method, route_of(a.url)) in ARRANGING_ROUTES]
         return cls(keyed, [a for a in keyed if _is_cancel(a)], arranging, created)
+
+
+def _proves_a_run(answer: Exchanged) -> bool:
+    """A 2xx Run that exists on the target: one it created, or one read back under its own id
+    (however it was made: a provider state, say)."""
+    if not (200 <= answer.status < 300 and isinstance(answer.body, dict) and "id" in answer.body):
+        return False
+    route = route_of(answer.url)
+    if answer.method == "POST":
+        return route == "/threads/{id}/runs"
+    return (
+        answer.method == "GET"
+        and route == "/threads/{id}/runs/{id}"
+        and answer.body["id"] == _run_id(answer.url)
+    )
 
 
 def target_verdicts(
